@@ -1,0 +1,1 @@
+"""engagement-warehouse: land, model, gate and activate customer-engagement data."""

@@ -1,0 +1,104 @@
+"""What the DAGs share: the assets that chain them, default task arguments, and the run's `as_of` date.
+
+The assets name each hand-off (see the README's flow diagram):
+raw sources landed -> marts built and gated -> Pinpoint synced. Each DAG consumes one kind and produces the next.
+This module imports only the Airflow SDK, so DAG files that import it parse fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset
+
+OWNER = "engagement-warehouse"
+DUCKDB_POOL = "duckdb_warehouse"  # DuckDB allows one writer per file: tasks that write it share a pool of 1
+START_DATE = datetime(2026, 1, 1)
+
+RAW_CLICKSTREAM = Asset(name="raw_clickstream", uri="ewh://warehouse/raw/clickstream")
+RAW_ENGAGEMENT = Asset(name="raw_engagement", uri="ewh://warehouse/raw/engagement")
+RAW_PARTNER = Asset(name="raw_partner", uri="ewh://warehouse/raw/partner")
+MARTS_GATED = Asset(name="marts_gated", uri="ewh://warehouse/marts/gated")
+PINPOINT_SYNCED = Asset(name="pinpoint_synced", uri="ewh://destinations/pinpoint/synced")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+}
+
+
+def resolve_as_of(context: dict[str, Any]) -> date:
+    """The day a run is about: every model window and export is relative to it, never to the wall clock.
+
+    In order: the `as_of` DAG param (operators rebuild a past day with it); the latest `as_of` carried by the
+    asset events that triggered the run; the last complete day of the run's data interval; the logical date.
+    """
+    params = context.get("params") or {}
+    if params.get("as_of"):
+        return date.fromisoformat(str(params["as_of"]))
+    events = context.get("triggering_asset_events") or {}
+    carried = [
+        str(event.extra["as_of"])
+        for asset_events in events.values()
+        for event in asset_events
+        if getattr(event, "extra", None) and event.extra.get("as_of")
+    ]
+    if carried:
+        return date.fromisoformat(max(carried))
+    interval_end = context.get("data_interval_end")
+    interval_start = context.get("data_interval_start")
+    if interval_end is not None and interval_start is not None and interval_end > interval_start:
+        return (interval_end - timedelta(days=1)).date()
+    logical = context.get("logical_date") or context["dag_run"].run_after
+    return logical.date()
+
+
+def interval_end(as_of: date) -> datetime:
+    """Landing lands raw partitions that start before the end of `as_of` (naive UTC)."""
+    return datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
+
+
+def ingest_dag(dag_id: str, doc_md: str, sources: list[str] | None, outlet: Asset) -> Any:
+    """An ingest DAG: land the sources into the lake's staged layer, register them in the warehouse, and
+    announce `outlet` with the run's counts.
+
+    `sources=None` means every partner contract (read when the task runs, so a new contract needs no DAG change).
+    Each DAG file calls this once, so the DAGs stay one per file and read like a table of contents.
+    """
+    from airflow.sdk import Param, dag, task
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    @dag(
+        dag_id=dag_id,
+        doc_md=doc_md,
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["engagement-warehouse", "ingest"],
+        params={"as_of": Param(None, type=["null", "string"], format="date", description="Rebuild this day")},
+    )
+    def ingest() -> None:
+        @task
+        def land(**context: Any) -> dict[str, Any]:
+            from engagement_warehouse.tasks import land_sources, partner_source_names
+
+            as_of = resolve_as_of(context)
+            names = sources if sources is not None else partner_source_names()
+            landed = land_sources(names, as_of=as_of, run_id=context["run_id"])
+            return {"as_of": as_of.isoformat(), "sources": names, "landed": landed}
+
+        @task(pool=DUCKDB_POOL, outlets=[outlet])
+        def register(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
+            from engagement_warehouse.tasks import register_sources
+
+            tables = register_sources(landed["sources"])
+            context["outlet_events"][outlet].extra = {"as_of": landed["as_of"], "tables": tables}
+            return {**landed, "tables": tables}
+
+        register(land())
+
+    return ingest()
