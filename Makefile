@@ -39,6 +39,7 @@ export EWH_DUCKDB_PATH ?= $(LOCAL)/warehouse.duckdb
 export EWH_PINPOINT_APPLICATION_ID ?= ewh-local-app
 export EWH_PINPOINT_ENDPOINT_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 export EWH_DATA_DOCS_DIR ?= $(LOCAL)/data_docs
+export EWH_PINPOINT_IMPORT_POLL_SECONDS ?= 1
 # The local sandbox accepts any credentials; real AWS uses the usual boto3 chain or the aws_default connection.
 export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_ACCESS_KEY_ID ?= sandbox
@@ -76,6 +77,7 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 	$(BIN)/airflow pools set duckdb_warehouse 1 "DuckDB allows one writer per file" > /dev/null
+	$(BIN)/airflow pools set --include-deferred pinpoint_import_jobs 2 "Pinpoint import jobs in flight" > /dev/null
 	touch $@
 
 airflow-init: $(AIRFLOW_HOME)/.initialised ## initialise Airflow's metadata DB under .local/airflow

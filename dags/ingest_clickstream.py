@@ -1,4 +1,4 @@
-"""Airflow DAG: Land web/app clickstream events (Segment tracking spec, as Firehose writes them) into the warehouse.
+"""Airflow DAG: land web/app clickstream events (Segment tracking spec, as Firehose writes them) into the warehouse.
 
 - **Reads** `raw/clickstream/YYYY/MM/DD/HH/` in the lake (gzip or plain JSON lines).
 - **Writes** `staged/clickstream/dt=/hour=/` (Parquet), `quarantine/clickstream/` (refused rows with a reason),

@@ -1,4 +1,4 @@
-"""Airflow DAG: Land the Amazon Pinpoint event stream and endpoint exports into the warehouse.
+"""Airflow DAG: land the Amazon Pinpoint event stream and endpoint exports into the warehouse.
 
 - **Reads** `raw/pinpoint_events/YYYY/MM/DD/HH/` (JSON lines or Parquet, as Firehose writes them) and
   `raw/pinpoint_endpoints/YYYY/MM/DD/` (JSON lines, as CreateExportJob writes them).

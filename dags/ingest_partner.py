@@ -1,5 +1,6 @@
-"""Airflow DAG: Land third-party partner CSV drops, one contract per partner (`plugins/engagement_warehouse/sources/contracts/`).
+"""Airflow DAG: land third-party partner CSV drops, one YAML contract per partner.
 
+- **Contracts** live in `plugins/engagement_warehouse/sources/contracts/`.
 - **Reads** `raw/partner/<partner>/YYYY/MM/DD/*.csv`, decoded and validated by each partner's YAML contract.
 - **Writes** `staged/partner_<partner>/`, `quarantine/partner_<partner>/` and the tables `raw.partner_<partner>`.
   A file with plaintext emails in a hashed column is quarantined whole, never landed.

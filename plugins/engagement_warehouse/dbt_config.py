@@ -25,7 +25,7 @@ def manifest_path(settings: Settings) -> Path:
 
 def cosmos_configs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for a cosmos `DbtTaskGroup`: project, profile, execution and render configs."""
-    from cosmos import ExecutionConfig, InvocationMode, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos import ExecutionConfig, InvocationMode, LoadMode, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, TestBehavior
 
     project = ProjectConfig(
@@ -68,7 +68,8 @@ def profile_config(settings: Settings) -> Any:
         from cosmos.profiles import RedshiftUserPasswordProfileMapping
 
         mapping = RedshiftUserPasswordProfileMapping(
-            conn_id=os.environ.get("EWH_REDSHIFT_CONN_ID", "redshift_default"), profile_args={"schema": schema}
+            conn_id=os.environ.get("EWH_REDSHIFT_CONN_ID", "redshift_default"),
+            profile_args={"schema": schema},
         )
     else:
         from cosmos.profiles import AthenaAccessKeyProfileMapping

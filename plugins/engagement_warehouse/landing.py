@@ -270,7 +270,9 @@ class LandingEngine:
         pq.write_table(table, buffer, compression="zstd")
         self.lake.write_bytes(staged_key, buffer.getvalue())
 
-    def _quarantine(self, object_id: str, partition_at: datetime, refused: list[tuple[str, int, str, str, str]]) -> None:
+    def _quarantine(
+        self, object_id: str, partition_at: datetime, refused: list[tuple[str, int, str, str, str]]
+    ) -> None:
         key = f"quarantine/{self.source.name}/dt={partition_at:%Y-%m-%d}/part-{object_id}.jsonl"
         if not refused:
             self.lake.remove_prefix(key)

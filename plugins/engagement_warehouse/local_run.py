@@ -23,7 +23,16 @@ PIPELINE = ["ingest_clickstream", "ingest_engagement", "ingest_partner", "build_
 def run_dag(dag_id: str, as_of: date, conf: dict[str, object], log_dir: Path) -> float:
     """`airflow dags test` one DAG for the day `as_of`; raises with the log's tail if the run fails."""
     logical_date = (as_of + timedelta(days=1)).isoformat()  # a daily interval [as_of, as_of + 1 day)
-    command = ["airflow", "dags", "test", dag_id, logical_date, "--conf", json.dumps({"as_of": as_of.isoformat(), **conf})]
+    airflow = str(Path(sys.executable).with_name("airflow"))  # the venv's own CLI, whatever PATH says
+    command = [
+        airflow,
+        "dags",
+        "test",
+        dag_id,
+        logical_date,
+        "--conf",
+        json.dumps({"as_of": as_of.isoformat(), **conf}),
+    ]
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{dag_id}.log"
     started = time.monotonic()

@@ -14,6 +14,7 @@ from airflow.sdk import Asset
 
 OWNER = "engagement-warehouse"
 DUCKDB_POOL = "duckdb_warehouse"  # DuckDB allows one writer per file: tasks that write it share a pool of 1
+PINPOINT_IMPORT_POOL = "pinpoint_import_jobs"  # Pinpoint runs 2 import jobs at once per account by default
 START_DATE = datetime(2026, 1, 1)
 
 RAW_CLICKSTREAM = Asset(name="raw_clickstream", uri="ewh://warehouse/raw/clickstream")
@@ -61,8 +62,8 @@ def interval_end(as_of: date) -> datetime:
 
 
 def ingest_dag(dag_id: str, doc_md: str, sources: list[str] | None, outlet: Asset) -> Any:
-    """An ingest DAG: land the sources into the lake's staged layer, register them in the warehouse, and
-    announce `outlet` with the run's counts.
+    """An ingest DAG: land the sources into the lake's staged layer, register them in the warehouse, check the
+    day's rows with the DAG's Great Expectations checkpoint, and announce `outlet` with the run's counts.
 
     `sources=None` means every partner contract (read when the task runs, so a new contract needs no DAG change).
     Each DAG file calls this once, so the DAGs stay one per file and read like a table of contents.
@@ -91,14 +92,24 @@ def ingest_dag(dag_id: str, doc_md: str, sources: list[str] | None, outlet: Asse
             landed = land_sources(names, as_of=as_of, run_id=context["run_id"])
             return {"as_of": as_of.isoformat(), "sources": names, "landed": landed}
 
-        @task(pool=DUCKDB_POOL, outlets=[outlet])
-        def register(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
+        @task(pool=DUCKDB_POOL)
+        def register(landed: dict[str, Any]) -> dict[str, Any]:
             from engagement_warehouse.tasks import register_sources
 
-            tables = register_sources(landed["sources"])
-            context["outlet_events"][outlet].extra = {"as_of": landed["as_of"], "tables": tables}
-            return {**landed, "tables": tables}
+            return {**landed, "tables": register_sources(landed["sources"])}
 
-        register(land())
+        @task(outlets=[outlet])
+        def check_staged(registered: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """The landing gate: a failed `fail` check stops here and the asset is not produced."""
+            from engagement_warehouse.tasks import gate_staged
+
+            verdict = gate_staged(dag_id, as_of=registered["as_of"], run_name=context["run_id"])
+            context["outlet_events"][outlet].extra = {
+                "as_of": registered["as_of"],
+                "tables": registered["tables"],
+            }
+            return {"tables": registered["tables"], "gate": verdict}
+
+        check_staged(register(land()))
 
     return ingest()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import date
+import os
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from engagement_warehouse.lake import Lake
 from engagement_warehouse.landing import land_source
 from engagement_warehouse.orchestration import interval_end
-from engagement_warehouse.settings import get_settings
+from engagement_warehouse.settings import Settings, get_settings
 from engagement_warehouse.sources import all_sources, get_source
 from engagement_warehouse.warehouse import get_loader
 
@@ -60,3 +62,154 @@ def register_sources(source_names: list[str]) -> dict[str, int]:
         source = get_source(name)
         counts[source.table] = loader.register(lake, source)
     return counts
+
+
+def _record_gate(checkpoint: str, as_of: str, result: Any) -> dict[str, Any]:
+    """Write the gate's verdict to the lake (`manifests/quality/<checkpoint>/<day>.json`) and return it."""
+    verdict = result.to_dict()
+    lake = Lake.from_settings(get_settings())
+    lake.write_bytes(
+        f"manifests/quality/{checkpoint}/{as_of}.json",
+        json.dumps(verdict, indent=2, default=str).encode("utf-8"),
+    )
+    return verdict
+
+
+def _raise_if_blocked(result: Any) -> None:
+    if result.passed:
+        if result.warnings:
+            log.warning("quality gate passed with warnings:\n%s", result.summary())
+        return
+    from airflow.exceptions import AirflowFailException
+
+    # AirflowFailException: bad data does not get better by retrying; an operator must look.
+    raise AirflowFailException(result.summary())
+
+
+def gate_staged(checkpoint: str, *, as_of: str, run_name: str) -> dict[str, Any]:
+    """Run an ingest DAG's checkpoint over the rows that arrived on `as_of`; raise if a `fail` check failed."""
+    from engagement_warehouse.quality import run_gate
+    from engagement_warehouse.quality.derive import staged_batches
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    start = datetime.fromisoformat(as_of)
+    with connect(get_settings().duckdb_path, read_only=True) as connection:
+        batches = staged_batches(
+            connection,
+            checkpoint,
+            "arrival_hour >= ? and arrival_hour < ?",
+            [start, start + timedelta(days=1)],
+        )
+    result = run_gate(checkpoint, batches, run_name)
+    verdict = _record_gate(checkpoint, as_of, result)
+    _raise_if_blocked(result)
+    return verdict
+
+
+def gate_marts(*, as_of: str, run_name: str) -> dict[str, Any]:
+    """Run the `build_marts` checkpoint over the export models; raise if a `fail` check failed.
+
+    The export contract (which columns feed which Pinpoint paths, which models are segments) comes from the
+    dbt manifest, exactly as the exporter reads it, so the gate checks what will be sent.
+    """
+    from engagement_warehouse.dbt_config import manifest_path
+    from engagement_warehouse.destinations.export_contract import (
+        find_export_contract,
+        find_segment_models,
+        load_manifest,
+    )
+    from engagement_warehouse.quality import run_gate
+    from engagement_warehouse.quality.derive import attribute_catalog, segment_members_sql
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    manifest = load_manifest(manifest_path(settings))
+    contract = find_export_contract(manifest)
+    segments = find_segment_models(manifest)
+    with connect(settings.duckdb_path, read_only=True) as connection:
+        batches = {
+            "export_endpoint_segment_attributes": connection.execute(f"select * from {contract.relation}").df(),
+            "export_attribute_catalog": attribute_catalog(
+                [(contract.id_column, "Id"), *((column.column, column.path) for column in contract.columns)]
+            ),
+            "export_segments": connection.execute(
+                segment_members_sql({segment.segment_name: segment.relation for segment in segments})
+            ).df(),
+        }
+    result = run_gate("build_marts", batches, run_name)
+    verdict = _record_gate("build_marts", as_of, result)
+    _raise_if_blocked(result)
+    return verdict
+
+
+def pinpoint_client(settings: Settings) -> Any:
+    """A boto3 Pinpoint client with botocore's adaptive retry mode.
+
+    Credentials: the Airflow connection `EWH_AWS_CONN_ID` (default `aws_default`) when it exists, else boto3's
+    usual chain (env vars, profile, instance or task role). `EWH_PINPOINT_ENDPOINT_URL` points it at the local
+    sandbox; unset in production.
+    """
+    from engagement_warehouse.destinations.pinpoint.client import make_pinpoint_client
+
+    return make_pinpoint_client(settings.pinpoint_endpoint_url, settings.aws_region, session=_aws_session(settings))
+
+
+def _aws_session(settings: Settings) -> Any:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    conn_id = os.environ.get("EWH_AWS_CONN_ID", "aws_default")
+    try:
+        return AwsBaseHook(aws_conn_id=conn_id, region_name=settings.aws_region).get_session()
+    except AirflowNotFoundException:
+        return None  # no such connection: boto3's default chain
+
+
+def sync_pinpoint_endpoints(*, as_of: str, run_id: str, dry_run: bool) -> dict[str, Any]:
+    """Send the export model's new or changed endpoints with UpdateEndpointsBatch (or preview them)."""
+    from engagement_warehouse.dbt_config import manifest_path
+    from engagement_warehouse.destinations.pinpoint.sync import sync_endpoint_attributes
+    from engagement_warehouse.lake import storage_options
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    day = date.fromisoformat(as_of)
+    with connect(settings.duckdb_path) as conn:
+        result = sync_endpoint_attributes(
+            conn,
+            manifest_path(settings),
+            None if dry_run else pinpoint_client(settings),
+            settings.pinpoint_application_id,
+            run_id,
+            day,
+            rate_per_second=float(os.environ.get("EWH_PINPOINT_REQUESTS_PER_SECOND", "2")),
+            dry_run=dry_run,
+            lake_url=settings.lake_url,
+            run_at=interval_end(day),
+            storage_options=storage_options(settings),
+        )
+    return result.to_dict()
+
+
+def write_pinpoint_segment_files(*, as_of: str, run_id: str, dry_run: bool) -> list[dict[str, Any]]:
+    """Write each non-empty segment's import file under `exports/pinpoint/segments/<segment>/<day>/`."""
+    from dataclasses import asdict
+
+    from engagement_warehouse.dbt_config import manifest_path
+    from engagement_warehouse.destinations.pinpoint.sync import export_segments
+    from engagement_warehouse.lake import storage_options
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    with connect(settings.duckdb_path) as conn:
+        exports = export_segments(
+            conn,
+            manifest_path(settings),
+            settings.pinpoint_application_id,
+            run_id,
+            date.fromisoformat(as_of),
+            lake_url=settings.lake_url,
+            dry_run=dry_run,
+            storage_options=storage_options(settings),
+        )
+    return [{**asdict(export), "files": list(export.files)} for export in exports]

@@ -52,9 +52,7 @@ def raw(url: str, method: str, body: bytes | dict | None = None) -> tuple[int, d
     import urllib.request
 
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read() or b"{}")

@@ -32,9 +32,7 @@ def _finish(client, job_id: str) -> tuple[dict, list[str]]:
     return poll(lambda: client.get_import_job(ApplicationId=APP, JobId=job_id)["ImportJobResponse"])
 
 
-def test_id_only_csv_defines_a_segment_of_existing_endpoints_and_completes_by_polling(
-    client, sandbox, tmp_path
-):
+def test_id_only_csv_defines_a_segment_of_existing_endpoints_and_completes_by_polling(client, sandbox, tmp_path):
     put(client, [email_item(f"ep-{i}") for i in range(4)])
     url = _write(tmp_path / "segment.csv", "Id\nep-0\nep-2\nep-3\n")
 
@@ -74,9 +72,7 @@ def test_id_only_csv_defines_a_segment_of_existing_endpoints_and_completes_by_po
 
 def test_reimport_with_segment_id_makes_a_new_version_not_a_new_segment(client, sandbox, tmp_path):
     put(client, [email_item(f"ep-{i}") for i in range(4)])
-    first = _import(
-        client, _write(tmp_path / "v1.csv", "Id\nep-0\nep-1\n"), DefineSegment=True, SegmentName="s"
-    )
+    first = _import(client, _write(tmp_path / "v1.csv", "Id\nep-0\nep-1\n"), DefineSegment=True, SegmentName="s")
     segment_id = _finish(client, first["Id"])[0]["Definition"]["SegmentId"]
 
     second = _import(client, _write(tmp_path / "v2.csv", "Id\nep-2\nep-3\n"), SegmentId=segment_id)
@@ -88,9 +84,7 @@ def test_reimport_with_segment_id_makes_a_new_version_not_a_new_segment(client, 
     assert segments[0]["Version"] == 2
     assert sandbox.store.segment_members(APP, segment_id) == ["ep-2", "ep-3"]
     assert sandbox.store.segment_members(APP, segment_id, version=1) == ["ep-0", "ep-1"]
-    versions = client.get_segment_versions(ApplicationId=APP, SegmentId=segment_id)["SegmentsResponse"][
-        "Item"
-    ]
+    versions = client.get_segment_versions(ApplicationId=APP, SegmentId=segment_id)["SegmentsResponse"]["Item"]
     assert [v["Version"] for v in versions] == [1, 2]
     v1 = client.get_segment_version(ApplicationId=APP, SegmentId=segment_id, Version="1")["SegmentResponse"]
     assert v1["ImportDefinition"]["S3Url"].endswith("v1.csv")
@@ -132,9 +126,9 @@ def test_time_stepped_jobs_advance_without_polling_calls(tmp_path):
     with SandboxServer(tmp_path / "p.db", job_step_seconds=0) as sandbox:
         client = make_client(sandbox.endpoint_url)
         job = _import(client, url)
-        assert client.get_import_job(ApplicationId=APP, JobId=job["Id"])["ImportJobResponse"][
-            "JobStatus"
-        ] == ("COMPLETED")
+        assert client.get_import_job(ApplicationId=APP, JobId=job["Id"])["ImportJobResponse"]["JobStatus"] == (
+            "COMPLETED"
+        )
 
 
 def test_csv_endpoint_definitions_register_endpoints_with_multi_valued_columns(client, sandbox, tmp_path):
@@ -271,17 +265,13 @@ def test_s3_import_through_moto(client, sandbox, monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
         s3.create_bucket(Bucket="lake")
-        s3.put_object(
-            Bucket="lake", Key="exports/run-1/part-1.csv", Body=b"Id,Address,ChannelType\ne1,a@x.io,EMAIL\n"
-        )
+        s3.put_object(Bucket="lake", Key="exports/run-1/part-1.csv", Body=b"Id,Address,ChannelType\ne1,a@x.io,EMAIL\n")
         s3.put_object(
             Bucket="lake",
             Key="exports/run-1/deep/part-2.csv",
             Body=b"Id,Address,ChannelType\ne2,b@x.io,EMAIL\n",
         )
-        s3.put_object(
-            Bucket="lake", Key="exports/run-10/other.csv", Body=b"Id,Address,ChannelType\ne3,c@x.io,EMAIL\n"
-        )
+        s3.put_object(Bucket="lake", Key="exports/run-10/other.csv", Body=b"Id,Address,ChannelType\ne3,c@x.io,EMAIL\n")
         job = _import(client, "s3://lake/exports/run-1/", DefineSegment=True)
         final, _ = _finish(client, job["Id"])
         assert (final["JobStatus"], final["TotalPieces"]) == ("COMPLETED", 2)
@@ -303,9 +293,7 @@ def test_get_import_jobs_pages(client, tmp_path):
         _finish(client, _import(client, url)["Id"])
     first = client.get_import_jobs(ApplicationId=APP, PageSize="2")["ImportJobsResponse"]
     assert len(first["Item"]) == 2
-    rest = client.get_import_jobs(ApplicationId=APP, PageSize="2", Token=first["NextToken"])[
-        "ImportJobsResponse"
-    ]
+    rest = client.get_import_jobs(ApplicationId=APP, PageSize="2", Token=first["NextToken"])["ImportJobsResponse"]
     assert len(rest["Item"]) == 1 and "NextToken" not in rest
 
 

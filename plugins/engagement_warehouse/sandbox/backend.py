@@ -119,9 +119,7 @@ def _item_errors(item: dict[str, Any], existing: dict[str, Any] | None) -> list[
     return errors
 
 
-def _merge(
-    existing: dict[str, Any] | None, item: dict[str, Any], app_id: str, endpoint_id: str
-) -> dict[str, Any]:
+def _merge(existing: dict[str, Any] | None, item: dict[str, Any], app_id: str, endpoint_id: str) -> dict[str, Any]:
     stamp = now_iso()
     if existing is None:
         endpoint: dict[str, Any] = {
@@ -198,15 +196,9 @@ class _Plan:
         user_id = merged.get("User", {}).get("UserId")
         if not user_id or (existing and existing.get("User", {}).get("UserId") == user_id):
             return []
-        others = {
-            e["Id"]: e for e in self.backend._user_endpoints(self.app_id, user_id) if e["Id"] != merged["Id"]
-        }
+        others = {e["Id"]: e for e in self.backend._user_endpoints(self.app_id, user_id) if e["Id"] != merged["Id"]}
         others.update(
-            {
-                i: e
-                for i, e in self.pending.items()
-                if i != merged["Id"] and e.get("User", {}).get("UserId") == user_id
-            }
+            {i: e for i, e in self.pending.items() if i != merged["Id"] and e.get("User", {}).get("UserId") == user_id}
         )
         active = [e for i, e in others.items() if i not in self.deactivate]
         if len(active) < MAX_ENDPOINTS_PER_USER:
@@ -353,8 +345,7 @@ class PinpointBackend:
         )
         if members is not None:
             self.conn.executemany(
-                "insert or ignore into segment_members (app_id, segment_id, version, endpoint_id)"
-                " values (?, ?, ?, ?)",
+                "insert or ignore into segment_members (app_id, segment_id, version, endpoint_id) values (?, ?, ?, ?)",
                 [(app_id, segment["Id"], segment["Version"], m) for m in members],
             )
 
@@ -464,9 +455,7 @@ class PinpointBackend:
         step = row["step"]
         if self.job_step_seconds is not None:
             elapsed = time.time() - float(row["created"])
-            target = (
-                min(len(JOB_STATES), int(elapsed / self.job_step_seconds)) if self.job_step_seconds else 99
-            )
+            target = min(len(JOB_STATES), int(elapsed / self.job_step_seconds)) if self.job_step_seconds else 99
         else:
             target = step + 1 if by_call else step
         target = min(target, len(JOB_STATES))
@@ -565,9 +554,7 @@ class PinpointBackend:
         app_id, definition = job["ApplicationId"], job["Definition"]
         outcome = self.faults.config.import_outcome
         try:
-            parsed = parse_import(
-                read_source(definition["S3Url"], self.max_import_bytes), definition["Format"]
-            )
+            parsed = parse_import(read_source(definition["S3Url"], self.max_import_bytes), definition["Format"])
         except ImportFileError as exc:
             return self._fail(job, 1, [str(exc)])
         except Exception as exc:  # an unreadable bucket or folder fails the job, as in Pinpoint
@@ -617,9 +604,7 @@ class PinpointBackend:
 
     def _define_segment(self, job: dict[str, Any], members: list[str], size: int) -> None:
         app_id, definition = job["ApplicationId"], job["Definition"]
-        if not (
-            definition.get("SegmentId") or definition.get("DefineSegment") or definition.get("SegmentName")
-        ):
+        if not (definition.get("SegmentId") or definition.get("DefineSegment") or definition.get("SegmentName")):
             return
         channels: dict[str, int] = {}
         for endpoint_id in members:

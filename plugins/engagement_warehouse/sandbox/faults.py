@@ -141,9 +141,7 @@ class FaultInjector:
                     raise self._server_error("Injected random error")
             if operation == "UpdateEndpointsBatch" and config.fail_batches_after is not None:
                 limit = config.fail_batches_count
-                if self._batches_ok >= config.fail_batches_after and (
-                    limit is None or self._batches_failed < limit
-                ):
+                if self._batches_ok >= config.fail_batches_after and (limit is None or self._batches_failed < limit):
                     self._batches_failed += 1
                     raise ApiError(500, "InternalServerErrorException", "Injected failure after k batches")
 

@@ -99,9 +99,7 @@ def read_source(url: str, max_bytes: int = MAX_IMPORT_BYTES) -> list[SourceFile]
         if total > max_bytes:
             raise ImportFileError(f"The import is {total} bytes; the limit is {max_bytes} bytes per job")
         files = [
-            SourceFile(
-                f"s3://{bucket}/{o['Key']}", client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            )
+            SourceFile(f"s3://{bucket}/{o['Key']}", client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
             for o in sorted(objects, key=lambda o: o["Key"])
         ]
     else:

@@ -97,9 +97,7 @@ class SandboxApp:
             self.conn.commit()
         log.info("%s %s -> %d items=%s%s", operation, path, status, items, f" error={code}" if code else "")
 
-    def handle(
-        self, method: str, target: str, body: bytes, too_large: bool
-    ) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, target: str, body: bytes, too_large: bool) -> tuple[int, dict[str, str], bytes]:
         """Answer one HTTP request: (status, headers, body)."""
         split = urlsplit(target)
         if split.path.startswith("/_sandbox/"):
@@ -114,9 +112,7 @@ class SandboxApp:
             app_id = match.params.get("ApplicationId")
             self.faults.before(operation)
             if too_large:
-                raise ApiError(
-                    413, "PayloadTooLargeException", f"Request body exceeds {MAX_PAYLOAD_BYTES} bytes"
-                )
+                raise ApiError(413, "PayloadTooLargeException", f"Request body exceeds {MAX_PAYLOAD_BYTES} bytes")
             params = dict(match.params)
             query = parse_qs(split.query)
             for member, shape in match.operation.input_shape.members.items():

@@ -104,9 +104,7 @@ class SandboxStore:
 
     def endpoint(self, app_id: str, endpoint_id: str) -> dict[str, Any] | None:
         """One endpoint as an EndpointResponse dict, or None."""
-        found = self._bodies(
-            "select body from endpoints where app_id = ? and endpoint_id = ?", app_id, endpoint_id
-        )
+        found = self._bodies("select body from endpoints where app_id = ? and endpoint_id = ?", app_id, endpoint_id)
         return found[0] if found else None
 
     def segments(self, app_id: str) -> list[dict[str, Any]]:

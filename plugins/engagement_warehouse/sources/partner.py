@@ -8,13 +8,12 @@ A plaintext email where a hash is expected quarantines the whole file: it is nev
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
-
-import logging
 
 import pyarrow as pa
 import yaml
@@ -176,4 +175,3 @@ class PartnerSource(Source):
 def load_partner_sources(contracts_dir: Path = CONTRACTS_DIR) -> list[PartnerSource]:
     """One source per contract file, sorted by partner name."""
     return [PartnerSource(PartnerContract.load(path)) for path in sorted(contracts_dir.glob("*.yml"))]
-

@@ -8,6 +8,7 @@ with the `duckdb_warehouse` pool.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +25,36 @@ log = logging.getLogger(__name__)
 RAW_SCHEMA = "raw"
 
 
+LOCK_WAIT_SECONDS = 120.0
+
+
+def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting while another process holds DuckDB's single-writer lock."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+                raise
+            log.info("duckdb: %s is locked by another process; retrying in %.1fs", path, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 @contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse file, closed on exit."""
+def connect(
+    path: Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file, closed on exit.
+
+    DuckDB allows one writing process per file. Airflow serialises most writers with the `duckdb_warehouse`
+    pool; short writers outside it (segment import bookkeeping) wait here for the lock instead of failing.
+    """
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
+    connection = _open(path, read_only, wait_seconds)
     try:
         yield connection
     finally:
@@ -46,9 +71,7 @@ class DuckDBLoader(WarehouseLoader):
 
     def register(self, lake: Lake, source: Source) -> int:
         files = [
-            lake.path(obj.key)
-            for obj in lake.list_objects(f"staged/{source.name}/")
-            if obj.key.endswith(".parquet")
+            lake.path(obj.key) for obj in lake.list_objects(f"staged/{source.name}/") if obj.key.endswith(".parquet")
         ]
         if files:
             staged = pads.dataset(files, schema=source.schema, format="parquet", filesystem=lake.arrow_filesystem())

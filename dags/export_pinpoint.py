@@ -1,0 +1,87 @@
+"""Airflow DAG: sync the gated marts to Amazon Pinpoint: changed endpoint attributes, then imported segments.
+
+- **Triggered by** the asset `marts_gated`: only marts that passed the quality gate are ever exported.
+- **Endpoints**: the export model `marts.endpoint_segment_attributes` (its columns' Pinpoint paths come from the
+  dbt manifest's column `meta`) is diffed against the last-synced state in `ewh_sync.endpoint_state`; only new
+  or changed endpoints are sent with UpdateEndpointsBatch (<= 100 items and 7 MB a request, 2 requests/s by
+  default, botocore's adaptive retries). State is committed per batch, after Pinpoint accepted it.
+- **Segments**: each model under `dbt_project/models/segments/` is written as a CSV under
+  `exports/pinpoint/segments/<segment>/<day>/` and imported with CreateImportJob into its stored segment id
+  (the first run defines it). Each import waits in the triggerer (deferred), at most 2 at a time (pool
+  `pinpoint_import_jobs`).
+- **Ledger**: every run and item lands in `ewh_sync.sync_runs` / `ewh_sync.sync_items`.
+- **Rerun** of the same day sends nothing new (nothing changed) and re-imports into the same segments.
+- **Params** `dry_run=true` writes the planned payloads and a readable diff under
+  `exports/pinpoint/dry_run/<day>/` and makes no Pinpoint call; `as_of` exports a past day.
+"""
+
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from engagement_warehouse.destinations.pinpoint.operators import PinpointSegmentImportOperator
+from engagement_warehouse.orchestration import (
+    DEFAULT_ARGS,
+    DUCKDB_POOL,
+    MARTS_GATED,
+    PINPOINT_IMPORT_POOL,
+    PINPOINT_SYNCED,
+    START_DATE,
+    resolve_as_of,
+)
+
+
+@dag(
+    dag_id="export_pinpoint",
+    doc_md=__doc__,
+    schedule=[MARTS_GATED],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["engagement-warehouse", "export", "pinpoint"],
+    params={
+        "as_of": Param(None, type=["null", "string"], format="date", description="Export this day's marts"),
+        "dry_run": Param(False, type="boolean", description="Plan and preview only: no Pinpoint call"),
+    },
+)
+def export_pinpoint() -> None:
+    @task
+    def resolve_day(**context: Any) -> str:
+        return resolve_as_of(context).isoformat()
+
+    @task(pool=DUCKDB_POOL)
+    def sync_endpoints(as_of: str, **context: Any) -> dict[str, Any]:
+        from engagement_warehouse.tasks import sync_pinpoint_endpoints
+
+        return sync_pinpoint_endpoints(as_of=as_of, run_id=context["run_id"], dry_run=context["params"]["dry_run"])
+
+    @task(pool=DUCKDB_POOL)
+    def write_segment_files(as_of: str, **context: Any) -> list[dict[str, Any]]:
+        from engagement_warehouse.tasks import write_pinpoint_segment_files
+
+        return write_pinpoint_segment_files(as_of=as_of, run_id=context["run_id"], dry_run=context["params"]["dry_run"])
+
+    @task(outlets=[PINPOINT_SYNCED], trigger_rule="none_failed")
+    def finish(as_of: str, endpoints: dict[str, Any], **context: Any) -> dict[str, Any]:
+        context["outlet_events"][PINPOINT_SYNCED].extra = {
+            "as_of": as_of,
+            "dry_run": context["params"]["dry_run"],
+            "endpoints_accepted": endpoints.get("accepted"),
+            "endpoints_failed": endpoints.get("failed"),
+        }
+        return endpoints
+
+    as_of = resolve_day()
+    endpoints = sync_endpoints(as_of)
+    exports = write_segment_files(as_of)
+    endpoints >> exports
+    imports = PinpointSegmentImportOperator.partial(
+        task_id="import_segment",
+        pool=PINPOINT_IMPORT_POOL,
+        map_index_template="{{ task.export['segment_model'] }}",
+    ).expand(export=exports)
+    imports >> finish(as_of, endpoints)
+
+
+export_pinpoint()

@@ -1,0 +1,1 @@
+{{ category_affinity_segment(var('affinity_category', 'outerwear')) }}

@@ -1,0 +1,111 @@
+{#-
+    Incremental on the activity time (occurred_at = arrival_at for messaging events): for email,
+    event_at is the SEND time shared by every event of a message, so an open arriving a week after the
+    send must still fall inside the reprocessed window.
+-#}
+{{ config(**incremental_event_config('event_id', 'occurred_at')) }}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'pinpoint_events') }}
+    where {{ incremental_window('arrival_at') }}
+
+),
+
+ranked as (
+
+    select
+        source.*,
+        row_number() over (
+            partition by event_id
+            order by arrival_hour desc, source_key desc, source_line desc
+        ) as landing_rank
+    from source
+
+),
+
+deduplicated as (
+
+    select * from ranked
+    where landing_rank = 1
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        event_type,
+        client_id as endpoint_id,
+        application_id,
+        event_at,
+        arrival_at,
+        arrival_at as occurred_at,
+        cast(arrival_at as date) as activity_date,
+        cast(event_at as date) as event_date,
+        case
+            when substring(event_type, 1, 7) = '_email.' then 'EMAIL'
+            when substring(event_type, 1, 5) = '_SMS.' then 'SMS'
+            when substring(event_type, 1, 10) = '_campaign.' or substring(event_type, 1, 9) = '_journey.'
+                then coalesce(
+                    upper({{ json_text('attributes', 'channel_type') }}),
+                    upper({{ json_text('attributes', 'delivery_type') }}),
+                    upper({{ json_text('attributes', 'journey_activity_type') }}),
+                    'UNKNOWN'
+                )
+            else 'APP'
+        end as channel,
+        case event_type
+            when '_email.send' then 'send'
+            when '_email.delivered' then 'delivery'
+            when '_email.open' then 'open'
+            when '_email.click' then 'click'
+            when '_email.hardbounce' then 'bounce'
+            when '_email.softbounce' then 'bounce'
+            when '_email.complaint' then 'complaint'
+            when '_email.unsubscribe' then 'unsubscribe'
+            when '_email.rejected' then 'rejected'
+            when '_email.rendering_failure' then 'failure'
+            when '_SMS.BUFFERED' then 'send'
+            when '_SMS.SUCCESS' then 'delivery'
+            when '_SMS.FAILURE' then 'failure'
+            when '_SMS.OPTOUT' then 'unsubscribe'
+            when '_campaign.send' then 'campaign_send'
+            when '_journey.send' then 'journey_send'
+            else 'other'
+        end as engagement_event,
+        {{ json_text('attributes', 'campaign_id') }} as campaign_id,
+        {{ json_text('attributes', 'journey_id') }} as journey_id,
+        {{ json_text('attributes', 'treatment_id') }} as treatment_id,
+        coalesce(
+            {{ json_text('attributes', 'message_id') }},
+            {{ json_text('facets', 'email_channel.mail_event.mail.message_id') }}
+        ) as message_id,
+        case when event_type = '_email.click' then
+            coalesce(
+                {{ json_text('facets', 'email_channel.mail_event.click.link') }},
+                {{ json_text('attributes', 'feedback') }}
+            )
+        end as click_link,
+        session_id,
+        session_start_at,
+        session_stop_at,
+        event_version,
+        attributes,
+        metrics,
+        source_key,
+        source_line,
+        arrival_hour
+    from deduplicated
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

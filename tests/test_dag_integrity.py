@@ -1,0 +1,50 @@
+"""Every DAG imports cleanly, is documented and owned, retries, and parses fast (Astro/GitLab DagBag checks)."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from conftest import REPO_ROOT
+
+EXPECTED_DAGS = {
+    "ingest_clickstream",
+    "ingest_engagement",
+    "ingest_partner",
+    "build_marts",
+    "export_pinpoint",
+}
+MAX_PARSE_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+def test_no_import_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_expected_dags_one_per_file(dagbag: DagBag) -> None:
+    assert set(dagbag.dag_ids) == EXPECTED_DAGS
+    for dag_id in dagbag.dag_ids:
+        assert dagbag.dags[dag_id].fileloc.endswith(f"/{dag_id}.py"), "dag_id must equal the file name"
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_dag_is_documented_owned_tagged_and_retries(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and len(dag.doc_md) > 200, "doc_md states what the DAG reads, writes and what a rerun does"
+    assert "engagement-warehouse" in dag.tags
+    for task in dag.tasks:
+        assert task.owner == "engagement-warehouse", task.task_id
+        assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_each_dag_file_parses_fast(dagbag: DagBag) -> None:
+    slow = {
+        stat.file: stat.duration.total_seconds()
+        for stat in dagbag.dagbag_stats
+        if stat.duration.total_seconds() > MAX_PARSE_SECONDS
+    }
+    assert slow == {}, f"DAG files over {MAX_PARSE_SECONDS}s to parse: {slow}"
