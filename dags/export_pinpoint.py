@@ -1,6 +1,9 @@
 """Airflow DAG: sync the gated marts to Amazon Pinpoint: changed endpoint attributes, then imported segments.
 
 - **Triggered by** the asset `marts_gated`: only marts that passed the quality gate are ever exported.
+- **Circuit breaker** first: if a segment's size or the number of changed endpoints swings more than 30 %
+  (`EWH_EXPORT_SWING_THRESHOLD`) from the last successful export, nothing is sent until an operator approves
+  (param `approve_swing=true`, or the Variable `ewh_export_swing_approved` set to the run id).
 - **Endpoints**: the export model `marts.endpoint_segment_attributes` (its columns' Pinpoint paths come from the
   dbt manifest's column `meta`) is diffed against the last-synced state in `ewh_sync.endpoint_state`; only new
   or changed endpoints are sent with UpdateEndpointsBatch (<= 100 items and 7 MB a request, 2 requests/s by
@@ -20,6 +23,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from engagement_warehouse.destinations.pinpoint.operators import PinpointSegmentImportOperator
+from engagement_warehouse.notifications import EngagementNotifier
 from engagement_warehouse.orchestration import (
     DEFAULT_ARGS,
     DUCKDB_POOL,
@@ -43,12 +47,25 @@ from engagement_warehouse.orchestration import (
     params={
         "as_of": Param(None, type=["null", "string"], format="date", description="Export this day's marts"),
         "dry_run": Param(False, type="boolean", description="Plan and preview only: no Pinpoint call"),
+        "approve_swing": Param(False, type="boolean", description="Export despite a circuit-breaker swing"),
     },
 )
 def export_pinpoint() -> None:
     @task
     def resolve_day(**context: Any) -> str:
         return resolve_as_of(context).isoformat()
+
+    @task(pool=DUCKDB_POOL)
+    def check_swing(as_of: str, **context: Any) -> dict[str, Any]:
+        from airflow.sdk import Variable
+
+        from engagement_warehouse.quality.circuit_breaker import APPROVAL_VARIABLE
+        from engagement_warehouse.tasks import check_export_swing
+
+        approved = bool(context["params"]["approve_swing"]) or (
+            Variable.get(APPROVAL_VARIABLE, default=None) == context["run_id"]
+        )
+        return check_export_swing(as_of=as_of, run_id=context["run_id"], approved=approved)
 
     @task(pool=DUCKDB_POOL)
     def sync_endpoints(as_of: str, **context: Any) -> dict[str, Any]:
@@ -62,8 +79,17 @@ def export_pinpoint() -> None:
 
         return write_pinpoint_segment_files(as_of=as_of, run_id=context["run_id"], dry_run=context["params"]["dry_run"])
 
-    @task(outlets=[PINPOINT_SYNCED], trigger_rule="none_failed")
-    def finish(as_of: str, endpoints: dict[str, Any], **context: Any) -> dict[str, Any]:
+    @task(
+        outlets=[PINPOINT_SYNCED],
+        trigger_rule="none_failed",
+        pool=DUCKDB_POOL,
+        on_success_callback=EngagementNotifier("sync_completed"),
+    )
+    def finish(as_of: str, swing: dict[str, Any], endpoints: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from engagement_warehouse.tasks import record_export_baseline
+
+        if not context["params"]["dry_run"] and endpoints.get("failed", 0) == 0:
+            record_export_baseline(as_of=as_of, run_id=context["run_id"], counts=swing["counts"])
         context["outlet_events"][PINPOINT_SYNCED].extra = {
             "as_of": as_of,
             "dry_run": context["params"]["dry_run"],
@@ -73,7 +99,9 @@ def export_pinpoint() -> None:
         return endpoints
 
     as_of = resolve_day()
+    swing = check_swing(as_of)
     endpoints = sync_endpoints(as_of)
+    swing >> endpoints
     exports = write_segment_files(as_of)
     endpoints >> exports
     imports = PinpointSegmentImportOperator.partial(
@@ -81,7 +109,7 @@ def export_pinpoint() -> None:
         pool=PINPOINT_IMPORT_POOL,
         map_index_template="{{ task.export['segment_model'] }}",
     ).expand(export=exports)
-    imports >> finish(as_of, endpoints)
+    imports >> finish(as_of, swing, endpoints)
 
 
 export_pinpoint()

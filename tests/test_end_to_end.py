@@ -54,6 +54,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
             "EWH_LOCAL_DIR": str(root),
             "EWH_PINPOINT_APPLICATION_ID": APP_ID,
             "EWH_PINPOINT_ENDPOINT_URL": sandbox.endpoint_url,
+            "EWH_PINPOINT_IMPORT_POLL_SECONDS": "1",
             "AWS_ACCESS_KEY_ID": "e2e",
             "AWS_SECRET_ACCESS_KEY": "e2e",
             "AWS_DEFAULT_REGION": "us-east-1",

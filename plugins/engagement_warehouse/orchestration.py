@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from engagement_warehouse.notifications import EngagementNotifier
+
 OWNER = "engagement-warehouse"
 DUCKDB_POOL = "duckdb_warehouse"  # DuckDB allows one writer per file: tasks that write it share a pool of 1
 PINPOINT_IMPORT_POOL = "pinpoint_import_jobs"  # Pinpoint runs 2 import jobs at once per account by default
@@ -27,6 +29,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
+    # Final failures (a blocked gate or circuit breaker included) reach an operator: SNS or a local file.
+    "on_failure_callback": EngagementNotifier("task_failed"),
 }
 
 

@@ -80,7 +80,7 @@ def _raise_if_blocked(result: Any) -> None:
         if result.warnings:
             log.warning("quality gate passed with warnings:\n%s", result.summary())
         return
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     # AirflowFailException: bad data does not get better by retrying; an operator must look.
     raise AirflowFailException(result.summary())
@@ -213,3 +213,54 @@ def write_pinpoint_segment_files(*, as_of: str, run_id: str, dry_run: bool) -> l
             storage_options=storage_options(settings),
         )
     return [{**asdict(export), "files": list(export.files)} for export in exports]
+
+
+def check_export_swing(*, as_of: str, run_id: str, approved: bool) -> dict[str, Any]:
+    """The circuit breaker: block the export when a segment or the changed endpoints swing too far.
+
+    Compares this run's counts with the last successful export's; a relative swing above
+    `EWH_EXPORT_SWING_THRESHOLD` (default 0.30) raises with a message naming the approval param and Variable.
+    """
+    from engagement_warehouse.dbt_config import manifest_path
+    from engagement_warehouse.destinations.export_contract import (
+        find_export_contract,
+        find_segment_models,
+        load_manifest,
+    )
+    from engagement_warehouse.destinations.pinpoint.sync import destination_name
+    from engagement_warehouse.quality.circuit_breaker import check_circuit_breaker
+    from engagement_warehouse.quality.export_baseline import export_counts, last_baseline
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    manifest = load_manifest(manifest_path(settings))
+    destination = destination_name(settings.pinpoint_application_id)
+    with connect(settings.duckdb_path) as conn:
+        counts = export_counts(conn, find_export_contract(manifest), find_segment_models(manifest), destination)
+        previous = last_baseline(conn, destination)
+    threshold = float(os.environ.get("EWH_EXPORT_SWING_THRESHOLD", "0.30"))
+    result = check_circuit_breaker(counts, previous, threshold=threshold, approved=approved)
+    log.info("%s counts %s", result.message(), counts)
+    if result.blocked:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(result.message())
+    return {"as_of": as_of, "counts": counts, "message": result.message()}
+
+
+def record_export_baseline(*, as_of: str, run_id: str, counts: dict[str, int]) -> None:
+    """After a successful export: its counts become the circuit breaker's next baseline."""
+    from engagement_warehouse.destinations.pinpoint.sync import destination_name
+    from engagement_warehouse.quality.export_baseline import record_baseline
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    with connect(settings.duckdb_path) as conn:
+        record_baseline(
+            conn,
+            destination_name(settings.pinpoint_application_id),
+            run_id,
+            date.fromisoformat(as_of),
+            counts,
+            interval_end(date.fromisoformat(as_of)),
+        )
