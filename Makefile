@@ -113,9 +113,9 @@ run: install airflow-init manifest data sandbox-start ## set everything up and r
 	@echo "==> running the pipeline for $(AS_OF)"
 	$(BIN)/python -m engagement_warehouse.local_run --as-of $(AS_OF) --log-dir $(LOCAL)/logs/dags \
 		|| { $(MAKE) --no-print-directory sandbox-stop; exit 1; }
-	$(BIN)/python -m engagement_warehouse.reporting.summary --as-of $(AS_OF) \
-		|| { $(MAKE) --no-print-directory sandbox-stop; exit 1; }
 	$(MAKE) --no-print-directory sandbox-stop
+	cd dbt_project && $(DBT) docs generate --quiet --target duckdb --vars '{as_of: "$(AS_OF)"}' > /dev/null
+	$(BIN)/python -m engagement_warehouse.reporting.summary --as-of $(AS_OF)
 
 lint: $(VENV)/.installed ## ruff (lint and format check)
 	$(BIN)/ruff check plugins dags tests

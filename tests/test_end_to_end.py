@@ -6,6 +6,7 @@ One `airflow dags test` per DAG (as `make run` does), against a sandbox Pinpoint
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from engagement_warehouse.sandbox import SandboxServer, SandboxStore
 pytestmark = pytest.mark.e2e
 
 AS_OF = date(2026, 11, 22)
+BROKEN_DAY = date(2026, 11, 23)
 APP_ID = "ewh-e2e-app"
 VENV_BIN = Path(sys.executable).parent
 
@@ -93,6 +95,31 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
             [sys.executable, "-m", "engagement_warehouse.reporting.summary", "--as-of", AS_OF.isoformat()],
             env,
         )
+        # A broken mart: two opted-in endpoints arrive sharing one address (Pinpoint would silently deactivate
+        # one of them). The gate must stop the chain before export_pinpoint: no call reaches the sandbox.
+        calls_before_broken = sandbox.store.call_count()
+        break_the_endpoint_export(root / "warehouse.duckdb", root / "lake", BROKEN_DAY)
+        broken = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "engagement_warehouse.local_run",
+                "--as-of",
+                BROKEN_DAY.isoformat(),
+                "--dags",
+                "ingest_engagement",
+                "build_marts",
+                "export_pinpoint",
+                "--log-dir",
+                str(root / "logs-broken"),
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        calls_after_broken = sandbox.store.call_count()
         yield {
             "root": root,
             "lake": Lake(lake_url),
@@ -101,7 +128,36 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
             "first_batches": first_batches,
             "second_batches": second_batches,
             "summary": summary,
+            "broken": broken,
+            "calls_during_broken_run": calls_after_broken - calls_before_broken,
         }
+
+
+def break_the_endpoint_export(warehouse: Path, lake_dir: Path, day: date) -> None:
+    """Write a new endpoint export in which two active, opted-in email endpoints share one address."""
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = connection.execute(
+            "select endpoint_id, user_id from marts.endpoint_segment_attributes "
+            "where channel_type = 'EMAIL' order by endpoint_id limit 2"
+        ).fetchall()
+    finally:
+        connection.close()
+    records = [
+        {
+            "Id": endpoint_id,
+            "ChannelType": "EMAIL",
+            "Address": "shared.inbox@example.com",
+            "EndpointStatus": "ACTIVE",
+            "OptOut": "NONE",
+            "EffectiveDate": f"{day.isoformat()}T06:00:00.000Z",
+            "User": {"UserId": user_id},
+        }
+        for endpoint_id, user_id in rows
+    ]
+    path = lake_dir / f"raw/pinpoint_endpoints/{day:%Y/%m/%d}/broken-export-00000.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
 
 
 def scalar(path: Path, sql: str) -> object:
@@ -153,3 +209,13 @@ def test_a_segment_was_imported_and_its_job_completed(pipeline) -> None:
 def test_second_export_with_unchanged_data_sends_nothing(pipeline) -> None:
     assert pipeline["first_batches"] > 0
     assert pipeline["second_batches"] == 0
+
+
+def test_a_broken_mart_blocks_the_export_and_says_why(pipeline) -> None:
+    broken = pipeline["broken"]
+    assert broken.returncode != 0, "the chain must stop when the gate fails"
+    assert "build_marts failed" in broken.stderr + broken.stdout
+    assert not any(line.strip().startswith("export_pinpoint") for line in broken.stdout.splitlines())
+    assert pipeline["calls_during_broken_run"] == 0, "no Pinpoint call may be made from a failed mart"
+    notifications = (pipeline["root"] / "notifications.jsonl").read_text(encoding="utf-8")
+    assert "task_failed" in notifications and "address" in notifications.lower()

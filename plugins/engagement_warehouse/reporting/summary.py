@@ -29,7 +29,7 @@ class RunSummary:
     as_of: str
     landing: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
-    gate: dict[str, Any] | None = None
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     sync_runs: list[dict[str, Any]] = field(default_factory=list)
     segments: list[dict[str, Any]] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
@@ -113,9 +113,9 @@ def collect(settings: Settings, as_of: date) -> RunSummary:
     summary = RunSummary(as_of=as_of.isoformat())
     summary.landing = landing_totals(lake, as_of)
     summary.tables, summary.sync_runs, summary.segments = warehouse_facts(settings, as_of)
-    gate_key = f"manifests/quality/build_marts/{as_of.isoformat()}.json"
-    if lake.exists(gate_key):
-        summary.gate = json.loads(lake.read_bytes(gate_key))
+    for obj in lake.list_objects("manifests/quality/"):
+        if obj.key.endswith(f"/{as_of.isoformat()}.json"):
+            summary.gates[obj.key.split("/")[2]] = json.loads(lake.read_bytes(obj.key))
     candidates = {
         "dbt docs": settings.dbt_project_dir / "target" / "index.html",
         "Data Docs": settings.data_docs_dir / "index.html",
@@ -140,25 +140,31 @@ def render(summary: RunSummary) -> str:
     lines.append("warehouse tables:")
     for name, count in summary.tables.items():
         lines.append(f"  {name:<48} {count:>8} rows")
-    if summary.gate is not None:
-        gate = summary.gate
+    lines.append("quality gates (Great Expectations checkpoints):")
+    for checkpoint, gate in sorted(summary.gates.items()):
         lines.append(
-            f"quality gate: {'PASSED' if gate.get('passed') else 'FAILED'}  "
-            f"checks passed {gate.get('checks_passed', '?')}, failed {gate.get('checks_failed', '?')}, "
+            f"  {checkpoint:<20} {'PASSED' if gate.get('passed') else 'FAILED':<7} checks passed "
+            f"{gate.get('checks_passed', '?')}, failed {gate.get('checks_failed', '?')}, "
             f"warnings {gate.get('warnings', '?')}"
         )
-    lines.append("sync to Pinpoint:")
-    for run in summary.sync_runs:
+    if not summary.gates:
+        lines.append("  (no gate ran for this day)")
+    latest = summary.sync_runs[-1]["run_id"] if summary.sync_runs else None
+    earlier = sorted({run["run_id"] for run in summary.sync_runs} - {latest})
+    lines.append(f"sync to Pinpoint (latest run {latest}):" if latest else "sync to Pinpoint:")
+    for run in (run for run in summary.sync_runs if run["run_id"] == latest):
         lines.append(
             f"  {run['step']:<10} {run['status']:<10} planned {run['endpoints_planned'] or 0:>6}  "
             f"sent {run['endpoints_sent'] or 0:>6}  accepted {run['endpoints_accepted'] or 0:>6}  "
-            f"failed {run['endpoints_failed'] or 0:>4}{'  (dry run)' if run['dry_run'] else ''}  [{run['run_id']}]"
+            f"failed {run['endpoints_failed'] or 0:>4}{'  (dry run)' if run['dry_run'] else ''}"
         )
-    for item in summary.segments:
+    for item in (item for item in summary.segments if item.get("run_id") == latest):
         lines.append(
-            f"  segment {item.get('item_id')}: {item.get('outcome')}  rows {item.get('rows')}  "
-            f"job {item.get('job_id')} {item.get('job_status') or ''}  segment id {item.get('segment_id')}"
+            f"  segment {item.get('item_id')}: {item.get('outcome')}, {item.get('rows')} members, "
+            f"import job {item.get('job_status') or '-'}, segment id {item.get('segment_id')}"
         )
+    if earlier:
+        lines.append(f"  ({len(earlier)} earlier sync run(s) for this day are in ewh_sync.sync_runs)")
     if not summary.sync_runs:
         lines.append("  (no sync recorded for this day)")
     lines.append("where to look:")
