@@ -98,12 +98,15 @@ data: $(SAMPLE_STAMP) ## generate the sample data into the lake's raw/ folder
 # ---- the local Pinpoint sandbox -------------------------------------------------------------------------
 sandbox-start: $(VENV)/.installed ## start the local Pinpoint API on 127.0.0.1:$(SANDBOX_PORT)
 	mkdir -p $(dir $(SANDBOX_DB))
-	if [ -f $(SANDBOX_PID) ] && kill -0 $$(cat $(SANDBOX_PID)) 2>/dev/null; then exit 0; fi
-	nohup $(BIN)/python -m engagement_warehouse.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) \
-		--db $(SANDBOX_DB) --pidfile $(SANDBOX_PID) > $(LOCAL)/sandbox/sandbox.log 2>&1 &
-	$(BIN)/python -c "import socket,time,sys; \
-	 [time.sleep(0.2) for _ in range(100) if socket.socket().connect_ex(('127.0.0.1',$(SANDBOX_PORT)))]; \
-	 sys.exit(socket.socket().connect_ex(('127.0.0.1',$(SANDBOX_PORT))) and 'sandbox did not start: see $(LOCAL)/sandbox/sandbox.log')"
+	if [ -f $(SANDBOX_PID) ] && kill -0 "$$(cat $(SANDBOX_PID))" 2>/dev/null; then \
+		echo "sandbox already running (pid $$(cat $(SANDBOX_PID)))"; \
+	else \
+		$(BIN)/python -m engagement_warehouse.sandbox.wait --port $(SANDBOX_PORT) --expect free && \
+		{ nohup $(BIN)/python -m engagement_warehouse.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) \
+			--db $(SANDBOX_DB) --pidfile $(SANDBOX_PID) > $(LOCAL)/sandbox/sandbox.log 2>&1 & } && \
+		$(BIN)/python -m engagement_warehouse.sandbox.wait --port $(SANDBOX_PORT) --expect listening \
+			|| { echo "see $(LOCAL)/sandbox/sandbox.log"; exit 1; }; \
+	fi
 
 sandbox-stop: ## stop the local Pinpoint API
 	if [ -f $(SANDBOX_PID) ]; then kill $$(cat $(SANDBOX_PID)) 2>/dev/null || true; rm -f $(SANDBOX_PID); fi
