@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from conftest import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_DAGS = {
     "ingest_clickstream",

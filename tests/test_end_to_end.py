@@ -15,11 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO_ROOT
 
 from engagement_warehouse.lake import Lake
 from engagement_warehouse.sample_data import generate
 from engagement_warehouse.sandbox import SandboxServer, SandboxStore
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.e2e
 

@@ -100,7 +100,8 @@ def ingest_dag(dag_id: str, doc_md: str, sources: list[str] | None, outlet: Asse
         def register(landed: dict[str, Any]) -> dict[str, Any]:
             from engagement_warehouse.tasks import register_sources
 
-            return {**landed, "tables": register_sources(landed["sources"])}
+            touched = {name: result["staged_partitions"] for name, result in landed["landed"].items()}
+            return {**landed, "tables": register_sources(landed["sources"], touched)}
 
         @task(outlets=[outlet])
         def check_staged(registered: dict[str, Any], **context: Any) -> dict[str, Any]:

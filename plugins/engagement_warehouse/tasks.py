@@ -48,19 +48,25 @@ def land_sources(source_names: list[str], *, as_of: date, run_id: str) -> dict[s
             "duplicates": manifest.duplicates,
             "quarantined": manifest.quarantined,
             "quarantined_by_reason": manifest.quarantined_by_reason,
+            "staged_partitions": manifest.staged_partitions,
         }
     return results
 
 
-def register_sources(source_names: list[str]) -> dict[str, int]:
-    """Make each source's warehouse `raw` table show its staged rows; returns row counts per table."""
+def register_sources(source_names: list[str], partitions: dict[str, list[str]] | None = None) -> dict[str, int]:
+    """Make each source's warehouse `raw` table show its staged rows; returns row counts per table.
+
+    `partitions`: per source, the staged partitions the landing run touched (None: everything staged, e.g. the
+    first load after switching targets). DuckDB always rebuilds from everything staged.
+    """
     settings = get_settings()
     lake = Lake.from_settings(settings)
     loader = get_loader(settings)
     counts = {}
     for name in source_names:
         source = get_source(name)
-        counts[source.table] = loader.register(lake, source)
+        touched = None if partitions is None else partitions.get(name, [])
+        counts[source.table] = loader.register(lake, source, touched)
     return counts
 
 

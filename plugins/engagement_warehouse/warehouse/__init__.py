@@ -7,12 +7,15 @@ from engagement_warehouse.warehouse.base import WarehouseLoader
 
 
 def get_loader(settings: Settings) -> WarehouseLoader:
-    """The loader for `EWH_TARGET`."""
-    if settings.target == "duckdb":
-        from engagement_warehouse.warehouse.duckdb import DuckDBLoader
+    """The loader for `EWH_TARGET` (Redshift and Athena read their configuration from the environment)."""
+    if settings.target == "redshift":
+        from engagement_warehouse.warehouse.redshift import RedshiftConfig, RedshiftLoader
 
-        return DuckDBLoader(settings.duckdb_path)
-    raise NotImplementedError(
-        f"EWH_TARGET={settings.target}: registering staged data in {settings.target} is not built yet "
-        "(tracked by the landing issue). Use EWH_TARGET=duckdb, or load the staged Parquet yourself."
-    )
+        return RedshiftLoader(RedshiftConfig.from_env())
+    if settings.target == "athena":
+        from engagement_warehouse.warehouse.athena import AthenaConfig, AthenaLoader
+
+        return AthenaLoader(AthenaConfig.from_env())
+    from engagement_warehouse.warehouse.duckdb import DuckDBLoader
+
+    return DuckDBLoader(settings.duckdb_path)

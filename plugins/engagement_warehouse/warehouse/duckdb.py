@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,7 +69,8 @@ class DuckDBLoader(WarehouseLoader):
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def register(self, lake: Lake, source: Source) -> int:
+    def register(self, lake: Lake, source: Source, partitions: Sequence[str] | None = None) -> int:
+        """Rebuild the table from every staged file (`partitions` is not needed: the whole table is rebuilt)."""
         files = [
             lake.path(obj.key) for obj in lake.list_objects(f"staged/{source.name}/") if obj.key.endswith(".parquet")
         ]
