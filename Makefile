@@ -118,6 +118,7 @@ run: install airflow-init manifest data sandbox-start ## set everything up and r
 		|| { $(MAKE) --no-print-directory sandbox-stop; exit 1; }
 	$(MAKE) --no-print-directory sandbox-stop
 	cd dbt_project && $(DBT) docs generate --quiet --target duckdb --vars '{as_of: "$(AS_OF)"}' > /dev/null
+	$(BIN)/python -m engagement_warehouse.reporting.sync_report > /dev/null
 	$(BIN)/python -m engagement_warehouse.reporting.summary --as-of $(AS_OF)
 
 lint: $(VENV)/.installed ## ruff (lint and format check)

@@ -12,7 +12,8 @@
   `exports/pinpoint/segments/<segment>/<day>/` and imported with CreateImportJob into its stored segment id
   (the first run defines it). Each import waits in the triggerer (deferred), at most 2 at a time (pool
   `pinpoint_import_jobs`).
-- **Ledger**: every run and item lands in `ewh_sync.sync_runs` / `ewh_sync.sync_items`.
+- **Ledger**: every run and item lands in `ewh_sync.sync_runs` / `ewh_sync.sync_items`; the HTML sync report
+  (segment sizes over time, endpoints changed per run, failures) is rewritten at the end of each run.
 - **Rerun** of the same day sends nothing new (nothing changed) and re-imports into the same segments.
 - **Params** `dry_run=true` writes the planned payloads and a readable diff under
   `exports/pinpoint/dry_run/<day>/` and makes no Pinpoint call; `as_of` exports a past day.
@@ -96,6 +97,9 @@ def export_pinpoint() -> None:
             "endpoints_accepted": endpoints.get("accepted"),
             "endpoints_failed": endpoints.get("failed"),
         }
+        from engagement_warehouse.tasks import write_sync_report
+
+        context["outlet_events"][PINPOINT_SYNCED].extra["sync_report"] = write_sync_report()
         return endpoints
 
     as_of = resolve_day()

@@ -270,3 +270,14 @@ def record_export_baseline(*, as_of: str, run_id: str, counts: dict[str, int]) -
             counts,
             interval_end(date.fromisoformat(as_of)),
         )
+
+
+def write_sync_report() -> str:
+    """Write the HTML sync report (<local dir>/reports/sync_report.html) from the sync ledger; return its path."""
+    from engagement_warehouse.reporting.sync_report import default_report_path
+    from engagement_warehouse.reporting.sync_report import write_sync_report as write
+    from engagement_warehouse.warehouse.duckdb import connect
+
+    settings = get_settings()
+    with connect(settings.duckdb_path, read_only=True) as conn:
+        return str(write(conn, default_report_path(settings.local_dir)))

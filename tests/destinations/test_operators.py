@@ -38,3 +38,18 @@ def test_execute_complete_returns_event_or_fails_by_setting():
     assert sensor().execute_complete({}, partial) == partial
     with pytest.raises(AirflowFailException, match="3 failed rows"):
         sensor(fail_on_row_failures=True).execute_complete({}, partial)
+
+
+def test_fail_on_row_failures_setting(monkeypatch):
+    from engagement_warehouse.destinations.pinpoint.operators import (
+        FAIL_ON_ROW_FAILURES_ENV,
+        fail_on_row_failures_setting,
+    )
+
+    monkeypatch.delenv(FAIL_ON_ROW_FAILURES_ENV, raising=False)
+    assert fail_on_row_failures_setting() is False  # default: warn
+    monkeypatch.setenv(FAIL_ON_ROW_FAILURES_ENV, "true")
+    assert fail_on_row_failures_setting() is True
+    assert fail_on_row_failures_setting(False) is False  # an explicit argument wins
+    monkeypatch.setenv(FAIL_ON_ROW_FAILURES_ENV, "no")
+    assert fail_on_row_failures_setting() is False

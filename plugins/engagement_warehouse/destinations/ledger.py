@@ -72,17 +72,29 @@ def write_endpoint_items(
     outcomes: Sequence[ItemOutcome],
     attempt_at: datetime,
 ) -> None:
-    """Record endpoint outcomes (one row per endpoint per run; a retry overwrites)."""
+    """Record endpoint outcomes (one row per endpoint per run; a retry overwrites).
+
+    One set-based statement over unnested lists, not `executemany`: DuckDB runs `executemany` row by row
+    (about 2 ms a row), which cost 0.2 s per 100-item batch and ate into the 2 requests/s send rate.
+    """
     if not outcomes:
         return
     ensure_sync_schema(conn)
-    conn.executemany(
+    conn.execute(
         f"""
         insert or replace into {SCHEMA}.sync_items
             (run_id, destination, item_type, item_id, outcome, reason, attempt_at)
-        values (?, ?, 'endpoint', ?, ?, ?, ?)
+        select $run_id, $destination, 'endpoint', unnest($ids::varchar[]), unnest($outcomes::varchar[]),
+               unnest($reasons::varchar[]), $attempt_at
         """,
-        [[run_id, destination, o.item_id, o.outcome.value, o.reason, attempt_at] for o in outcomes],
+        {
+            "run_id": run_id,
+            "destination": destination,
+            "ids": [o.item_id for o in outcomes],
+            "outcomes": [o.outcome.value for o in outcomes],
+            "reasons": [o.reason for o in outcomes],
+            "attempt_at": attempt_at,
+        },
     )
 
 

@@ -109,6 +109,20 @@ class PinpointImportJobSensor(BaseSensorOperator):
         return self.check_event(event)
 
 
+FAIL_ON_ROW_FAILURES_ENV = "EWH_PINPOINT_FAIL_ON_IMPORT_ROW_FAILURES"
+
+
+def fail_on_row_failures_setting(explicit: bool | None = None) -> bool:
+    """Whether an import COMPLETED with failed rows fails the task (True) or only warns (False).
+
+    An explicit operator argument wins; otherwise `EWH_PINPOINT_FAIL_ON_IMPORT_ROW_FAILURES` (true/1/yes),
+    read when the task runs, never at DAG parse time. Default: warn (the rows that failed are in the ledger).
+    """
+    if explicit is not None:
+        return explicit
+    return os.environ.get(FAIL_ON_ROW_FAILURES_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 class PinpointSegmentImportOperator(BaseOperator):
     """Import one exported segment: CreateImportJob, wait in the triggerer (deferred), record the outcome.
 
@@ -117,6 +131,8 @@ class PinpointSegmentImportOperator(BaseOperator):
     No worker slot is held while the job runs. Settings (application, role, endpoint) are read when the task
     runs, never at DAG parse time. The warehouse bookkeeping (segment registry, sync ledger) is written by
     `pinpoint.sync`, so a rerun re-imports into the stored segment id instead of defining a new segment.
+    A job COMPLETED with failed rows warns, or fails the task when `fail_on_row_failures` (default: the
+    `EWH_PINPOINT_FAIL_ON_IMPORT_ROW_FAILURES` setting, see `fail_on_row_failures_setting`).
     """
 
     template_fields = ("export",)
@@ -127,7 +143,7 @@ class PinpointSegmentImportOperator(BaseOperator):
         export: dict[str, Any],
         poll_interval: float | None = None,
         job_timeout: timedelta = timedelta(hours=6),
-        fail_on_row_failures: bool = False,
+        fail_on_row_failures: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -184,7 +200,7 @@ class PinpointSegmentImportOperator(BaseOperator):
                 segment_model,
                 segment_name,
                 event,
-                fail_on_row_failures=self.fail_on_row_failures,
+                fail_on_row_failures=fail_on_row_failures_setting(self.fail_on_row_failures),
             )
         self.log.info(
             "segment %s: import job %s %s (%s rows processed, %s failed)%s",
