@@ -8,6 +8,7 @@ with the `duckdb_warehouse` pool.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,13 +29,20 @@ RAW_SCHEMA = "raw"
 LOCK_WAIT_SECONDS = 120.0
 
 
+def _config() -> dict[str, str]:
+    """DuckDB settings from the environment: `EWH_DUCKDB_MEMORY_LIMIT` (e.g. `2GB`) caps memory; DuckDB then
+    spills to disk instead of growing with the data (its default allows 80 % of RAM)."""
+    limit = os.environ.get("EWH_DUCKDB_MEMORY_LIMIT", "").strip()
+    return {"memory_limit": limit} if limit else {}
+
+
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds DuckDB's single-writer lock."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=_config())
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() >= deadline:
                 raise
