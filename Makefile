@@ -11,6 +11,7 @@ SAMPLE_USERS ?= 300
 SAMPLE_DAYS ?= 14
 SAMPLE_SEED ?= 7
 SANDBOX_PORT ?= 4579
+SCALE ?= small
 
 ROOT := $(CURDIR)
 LOCAL := $(ROOT)/.local
@@ -49,7 +50,7 @@ SANDBOX_DB := $(LOCAL)/sandbox/pinpoint.sqlite
 SANDBOX_PID := $(LOCAL)/sandbox/sandbox.pid
 SAMPLE_STAMP := $(LOCAL)/lake/.sample-$(SAMPLE_USERS)u-$(SAMPLE_DAYS)d-seed$(SAMPLE_SEED)-$(AS_OF)
 
-.PHONY: help install airflow-init manifest data sandbox-start sandbox-stop run test lint up docs env clean
+.PHONY: help install airflow-init manifest data sandbox-start sandbox-stop run test lint lint-sql up docs bench env clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -122,8 +123,8 @@ run: install airflow-init manifest data sandbox-start ## set everything up and r
 	$(BIN)/python -m engagement_warehouse.reporting.summary --as-of $(AS_OF)
 
 lint: $(VENV)/.installed ## ruff (lint and format check)
-	$(BIN)/ruff check plugins dags tests
-	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/ruff check plugins dags tests bench
+	$(BIN)/ruff format --check plugins dags tests bench
 
 test: install manifest lint ## ruff, DAG integrity, unit tests and the end-to-end test
 	$(BIN)/python -m pytest -q
@@ -132,8 +133,18 @@ test: install manifest lint ## ruff, DAG integrity, unit tests and the end-to-en
 up: install airflow-init manifest ## airflow standalone: the UI on http://localhost:8080
 	$(BIN)/airflow standalone
 
-docs: manifest ## build and serve the dbt docs on http://localhost:8081
-	cd dbt_project && DBT_INTROSPECT=false $(DBT) docs generate --quiet && $(DBT) docs serve --port 8081
+docs: manifest ## build and serve the dbt docs on http://127.0.0.1:8081 (catalog from the warehouse when it exists)
+	cd dbt_project && if [ -f "$(EWH_DUCKDB_PATH)" ] && $(DBT) docs generate --quiet --target duckdb \
+			--vars '{as_of: "$(AS_OF)"}'; then :; else \
+		DBT_INTROSPECT=false $(DBT) docs generate --quiet --target duckdb --no-populate-cache --empty-catalog \
+			--vars '{offline_incremental: false}'; fi
+	cd dbt_project && $(DBT) docs serve --host 127.0.0.1 --port 8081 --no-browser
+
+lint-sql: $(DBT_VENV)/.installed ## sqlfluff (dbt templater) on the dbt models
+	cd dbt_project && $(DBT_VENV)/bin/sqlfluff lint models
+
+bench: install ## figures on generated data (SCALE=small|medium|large): one table + bench/results.json
+	$(BIN)/python bench/run.py --scale $(SCALE) --output $(ROOT)/bench/results.json
 
 env: ## print the environment make uses: eval "$$(make -s env)" to run airflow/dbt by hand
 	@env | grep -E '^(AIRFLOW_HOME|AIRFLOW__|EWH_|PYTHONPATH|GX_|DBT_|DO_NOT_TRACK|AWS_DEFAULT_REGION)' | sort \

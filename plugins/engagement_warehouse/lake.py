@@ -11,6 +11,7 @@ Layout under the lake URL (the contract; the README documents it):
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from fsspec.core import url_to_fs
 
 from engagement_warehouse.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class LakeObject:
@@ -29,7 +32,7 @@ class LakeObject:
 
     key: str
     size: int
-    etag: str  # S3 ETag, or the mtime for local files: changes when the object is rewritten
+    etag: str  # S3 ETag, or the mtime for local files: changes when the object is rewritten (sources/README.md)
 
 
 class Lake:
@@ -63,8 +66,14 @@ class Lake:
         return path[len(self.root) :].lstrip("/")
 
     def list_objects(self, prefix: str) -> Iterator[LakeObject]:
-        """Every object under `prefix`, sorted by key, folder placeholders included (size 0, key ending in /)."""
+        """Every object under `prefix`, sorted by key, folder placeholders included (size 0, key ending in /).
+
+        The filesystem's listing cache is dropped first: s3fs reuses cached object info (ETag included) when a
+        file is opened, so an object rewritten since the last listing would be listed fresh but opened with its
+        old ETag and fail with `FileExpired` (HTTP 412).
+        """
         base = self.path(prefix)
+        self.fs.invalidate_cache()
         if not self.fs.exists(base):
             return
         found = self.fs.find(base, detail=True, withdirs=False)
@@ -72,6 +81,9 @@ class Lake:
             info = found[path]
             key = self.key_of(path)
             if info.get("type") == "directory":
+                continue
+            if info.get("type") not in ("file", None):  # e.g. a symlinked folder on a local lake: not followed
+                log.warning("skipping %s: not a regular object (%s)", key, info.get("type"))
                 continue
             etag = info.get("ETag") or info.get("etag") or str(info.get("mtime") or info.get("LastModified") or "")
             yield LakeObject(key=key, size=int(info.get("size") or 0), etag=str(etag).strip('"'))

@@ -3,10 +3,16 @@
 Exactly once:
 - A ledger in the lake (`ledger/landing/<source>/`) records each landed raw object by key, size and ETag (mtime
   for local files). Discovery skips objects the ledger holds, so the same object is never landed twice.
-- Each raw object lands into its own staged file whose name derives from its key and ETag. A crash after the
-  staged write and before the ledger write is repaired by the rerun, which rewrites the same file.
-- Rows are deduplicated on the source's key within the run and against the staged rows of neighbouring days
-  (duplicates that Firehose delivers in another object).
+- Each raw object lands into its own staged (and quarantine) file whose name derives from its key alone. A crash
+  after the staged write and before the ledger write is repaired by the rerun, which rewrites the same file. An
+  object rewritten under the same key (new ETag, or new mtime on a local lake) lands again and *replaces* its
+  staged file: the lake holds the latest version of each key, never two. A local file that is only touched
+  (same bytes, new mtime) is therefore re-read and rewrites a byte-identical staged file: a wasted read, never a
+  duplicate row, whatever the source's dedupe rule. (Hashing every local file's content at discovery would
+  re-read the whole raw history on every run; the mtime is the cheap change signal, as the ETag is on S3.)
+- Rows are deduplicated on the source's key within the object and, for sources that dedupe across objects,
+  against the rows staged or landed in the days around the object's partition (`DedupeWindow`: duplicates
+  that Firehose delivers in another object or a later hour).
 
 Nothing is lost: every record read is staged, counted as a duplicate, or quarantined with a reason code, and
 the manifest states `rows_in = rows_staged + duplicates + quarantined` for every run.
@@ -14,12 +20,18 @@ the manifest states `rows_in = rows_staged + duplicates + quarantined` for every
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import io
+import itertools
 import json
 import logging
-from collections import Counter
-from collections.abc import Iterable
+import multiprocessing
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,7 +42,7 @@ import pyarrow.parquet as pq
 
 from engagement_warehouse.lake import Lake, LakeObject
 from engagement_warehouse.sources.base import ObjectContext, Source
-from engagement_warehouse.sources.readers import QUARANTINE_TEXT_LIMIT, ObjectError, RowError
+from engagement_warehouse.sources.readers import GZIP_MAGIC, QUARANTINE_TEXT_LIMIT, ObjectError, RowError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +73,67 @@ class ObjectResult:
     rows_staged: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+
+
+Refusal = tuple[str, int, str, str, str]  # (object key, line number, reason code, detail, original text)
+
+
+@dataclass
+class ParsedObject:
+    """One raw object read and validated, before cross-object dedupe. Picklable: it crosses process boundaries."""
+
+    obj: LakeObject
+    partition_at: datetime | None
+    rows_in: int = 0
+    duplicates: int = 0  # within the object
+    table: pa.Table | None = None  # valid rows (source schema), unique by key within the object, in object order
+    refused: list[Refusal] = field(default_factory=list)
+    error: tuple[str, str] | None = None  # (reason, detail) when the whole object is refused
+
+
+def parse_object(lake: Lake, source: Source, obj: LakeObject, partition_at: datetime | None) -> ParsedObject:
+    """Read one raw object, validate every record against the source contract and dedupe it within the object.
+
+    Holds one object's rows at most. Pure apart from reading the object, so it may run in a worker process.
+    """
+    parsed = ParsedObject(obj, partition_at)
+    if partition_at is None:
+        layout = "YYYY/MM/DD/HH/" if source.partitioning == "hour" else "YYYY/MM/DD/"
+        parsed.error = ("unexpected_path", f"not under {source.raw_prefix}{layout}")
+        return parsed
+    context = ObjectContext(key=obj.key, partition_at=partition_at)
+    rows: list[dict[str, Any]] = []
+    object_keys: set[str] = set()
+    key_column = source.dedupe_key
+    to_row = source.to_row
+    refused = parsed.refused
+    try:
+        with lake.open(obj.key) as handle:
+            for raw in source.read(handle, context):
+                parsed.rows_in += 1
+                if raw.error is not None:
+                    refused.append((obj.key, raw.number, raw.error.reason, raw.error.detail, raw.text))
+                    continue
+                try:
+                    row = to_row(raw.record or {}, context)
+                except RowError as error:
+                    refused.append((obj.key, raw.number, error.reason, error.detail, raw.text))
+                    continue
+                if key_column is not None:
+                    key = row[key_column]
+                    if key in object_keys:
+                        parsed.duplicates += 1
+                        continue
+                    object_keys.add(key)
+                row["source_key"] = obj.key
+                row["source_line"] = raw.number
+                row["arrival_hour"] = partition_at
+                rows.append(row)
+    except RowError as error:  # ObjectError, or an object-level read failure such as an undecodable CSV
+        return ParsedObject(obj, partition_at, error=(error.reason, error.detail))
+    if rows:
+        parsed.table = pa.Table.from_pylist(rows, schema=source.schema)
+    return parsed
 
 
 @dataclass
@@ -106,7 +179,8 @@ class LandingManifest:
 
 
 def _object_id(obj: LakeObject) -> str:
-    return hashlib.sha256(f"{obj.key}\0{obj.etag}".encode()).hexdigest()[:24]
+    """The id naming an object's staged and quarantine files: from the key only, so a rewrite replaces them."""
+    return hashlib.sha256(obj.key.encode()).hexdigest()[:24]
 
 
 def _partition_folder(source: Source, partition_at: datetime) -> str:
@@ -114,13 +188,81 @@ def _partition_folder(source: Source, partition_at: datetime) -> str:
     return f"{folder}/hour={partition_at:%H}" if source.partitioning == "hour" else folder
 
 
+class DedupeWindow:
+    """The keys a row is deduplicated against: staged by earlier runs, or landed earlier in this run, in the days
+    within `lookback` of the partition being landed.
+
+    Objects land in key order, which is partition order, so the window only slides forward: days that fall
+    behind it are dropped, days ahead of it are loaded from `staged/` when first needed. Memory holds about
+    `2 * lookback + 1` days of keys however many days one run lands (a backfill included), and a backfill in one
+    run dedupes exactly as day-by-day runs do.
+    """
+
+    def __init__(self, load_day: Callable[[date], set[str]], lookback: timedelta) -> None:
+        self.load_day = load_day
+        self.lookback = lookback
+        self.keys: set[str] = set()  # the union of the days below
+        self.days: dict[date, set[str]] = {}
+
+    def at(self, partition_at: datetime) -> set[str]:
+        """Slide the window to `partition_at` and return the keys it holds (do not modify the result)."""
+        first, last = (partition_at - self.lookback).date(), (partition_at + self.lookback).date()
+        for day in [day for day in self.days if day < first]:
+            dropped = self.days.pop(day)
+            self.keys -= dropped
+            for kept in self.days.values():  # a key staged on two days stays while one of them is in the window
+                self.keys |= kept & dropped
+        day = first
+        while day <= last:
+            if day not in self.days:
+                self.days[day] = self.load_day(day)
+                self.keys |= self.days[day]
+            day += timedelta(days=1)
+        return self.keys
+
+    def add(self, partition_at: datetime, keys: Iterable[str]) -> None:
+        """Record keys just landed in `partition_at`'s day (call `at(partition_at)` first)."""
+        keys = list(keys)
+        self.days.setdefault(partition_at.date(), set()).update(keys)
+        self.keys.update(keys)
+
+
 class LandingEngine:
     """Lands one source from `raw/` into `staged/` and `quarantine/`, exactly once."""
 
-    def __init__(self, lake: Lake, source: Source, *, dedupe_lookback_days: int = 2) -> None:
+    def __init__(self, lake: Lake, source: Source, *, dedupe_lookback_days: int = 2, workers: int = 1) -> None:
         self.lake = lake
         self.source = source
         self.dedupe_lookback = timedelta(days=dedupe_lookback_days)
+        self.workers = max(1, workers)
+
+    # ---- parsing, in this process or in workers -------------------------------------------------------------
+
+    def parsed_in_order(self, pending: list[tuple[LakeObject, datetime | None]]) -> Iterator[ParsedObject]:
+        """`parse_object` for each pending object, yielded in discovery order.
+
+        With `workers > 1`, objects are parsed by that many spawned processes (parsing and validation are
+        CPU-bound Python) while this process dedupes and writes in order. At most `2 * workers` parsed objects
+        are in flight, so memory stays flat whatever the number of objects. Spawn, not fork: the lake's
+        filesystem may hold an event loop thread (s3fs) that a fork would copy mid-state.
+        """
+        if self.workers == 1 or len(pending) < 2:
+            for obj, partition_at in pending:
+                yield parse_object(self.lake, self.source, obj, partition_at)
+            return
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+            queue = iter(pending)
+            in_flight = deque(
+                pool.submit(parse_object, self.lake, self.source, obj, at)
+                for obj, at in itertools.islice(queue, 2 * self.workers)
+            )
+            while in_flight:
+                parsed = in_flight.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    in_flight.append(pool.submit(parse_object, self.lake, self.source, *following))
+                yield parsed
 
     # ---- ledger ---------------------------------------------------------------------------------------------
 
@@ -163,22 +305,16 @@ class LandingEngine:
 
     # ---- dedupe against what is already staged --------------------------------------------------------------
 
-    def staged_keys(self, partitions: Iterable[datetime], exclude: set[str]) -> set[str]:
-        """Dedupe keys already staged in the days around `partitions`, ignoring the staged files in `exclude`."""
+    def staged_keys(self, day: date, exclude: set[str]) -> set[str]:
+        """Dedupe keys already staged in the partitions of `day`, ignoring the staged files in `exclude`."""
         key_column = self.source.dedupe_key
         if key_column is None or not self.source.dedupe_across_objects:
             return set()
-        days: set[date] = set()
-        for partition_at in partitions:
-            day = (partition_at - self.dedupe_lookback).date()
-            while day <= (partition_at + self.dedupe_lookback).date():
-                days.add(day)
-                day += timedelta(days=1)
-        paths = []
-        for day in sorted(days):
-            for obj in self.lake.list_objects(f"staged/{self.source.name}/dt={day:%Y-%m-%d}/"):
-                if obj.key.endswith(".parquet") and obj.key not in exclude:
-                    paths.append(self.lake.path(obj.key))
+        paths = [
+            self.lake.path(obj.key)
+            for obj in self.lake.list_objects(f"staged/{self.source.name}/dt={day:%Y-%m-%d}/")
+            if obj.key.endswith(".parquet") and obj.key not in exclude
+        ]
         if not paths:
             return set()
         dataset = pads.dataset(paths, format="parquet", filesystem=self.lake.arrow_filesystem())
@@ -186,58 +322,44 @@ class LandingEngine:
 
     # ---- one object -----------------------------------------------------------------------------------------
 
-    def land_object(self, obj: LakeObject, partition_at: datetime | None, seen_keys: set[str]) -> ObjectResult:
+    def land_object(self, obj: LakeObject, partition_at: datetime | None, window: DedupeWindow) -> ObjectResult:
+        """Land one raw object: parse and validate it, then dedupe against `window` and write (updating it)."""
+        return self.commit_object(parse_object(self.lake, self.source, obj, partition_at), window)
+
+    def commit_object(self, parsed: ParsedObject, window: DedupeWindow) -> ObjectResult:
+        """Drop the parsed rows whose key the window holds, write the staged and quarantine files, add the keys.
+
+        This is the sequential half of landing (the cross-object dedupe depends on the order of objects); the
+        parsing half (`parse_object`) may run in worker processes.
+        """
+        obj, partition_at = parsed.obj, parsed.partition_at
         object_id = _object_id(obj)
-        if partition_at is None:
-            result = ObjectResult(obj.key, obj.size, obj.etag, "refused", None)
-            self._quarantine(
-                object_id,
-                datetime(1970, 1, 1),
-                [(obj.key, 0, "unexpected_path", f"not under {self.source.raw_prefix}YYYY/MM/DD/", "")],
-            )
-            result.quarantined["unexpected_path"] += 1
-            return result
+        if parsed.error is not None or partition_at is None:
+            reason, detail = parsed.error or ("unexpected_path", "")
+            return self._refuse_object(obj, object_id, partition_at, ObjectError(reason, detail))
         folder = _partition_folder(self.source, partition_at)
         staged_key = f"staged/{self.source.name}/{folder}/part-{object_id}.parquet"
-        result = ObjectResult(obj.key, obj.size, obj.etag, "landed", staged_key)
-        context = ObjectContext(key=obj.key, partition_at=partition_at)
-        rows: list[dict[str, Any]] = []
-        refused: list[tuple[str, int, str, str, str]] = []
-        object_keys: set[str] = set()
+        result = ObjectResult(obj.key, obj.size, obj.etag, "landed", staged_key, parsed.rows_in)
+        result.duplicates = parsed.duplicates
+        table = parsed.table
         key_column = self.source.dedupe_key
-        try:
-            with self.lake.open(obj.key) as handle:
-                for raw in self.source.read(handle, context):
-                    result.rows_in += 1
-                    if raw.error is not None:
-                        refused.append((obj.key, raw.number, raw.error.reason, raw.error.detail, raw.text))
-                        continue
-                    try:
-                        row = self.source.to_row(raw.record or {}, context)
-                    except RowError as error:
-                        refused.append((obj.key, raw.number, error.reason, error.detail, raw.text))
-                        continue
-                    if key_column is not None:
-                        key = row[key_column]
-                        if key in object_keys or (self.source.dedupe_across_objects and key in seen_keys):
-                            result.duplicates += 1
-                            continue
-                        object_keys.add(key)
-                    row["source_key"] = obj.key
-                    row["source_line"] = raw.number
-                    row["arrival_hour"] = partition_at
-                    rows.append(row)
-        except ObjectError as error:
-            return self._refuse_object(obj, object_id, partition_at, error)
-        except RowError as error:  # an object-level read failure such as an undecodable CSV
-            return self._refuse_object(obj, object_id, partition_at, ObjectError(error.reason, error.detail))
-        seen_keys.update(object_keys)
-        result.rows_staged = len(rows)
-        for _key, _number, reason, _detail, _text in refused:
+        if key_column is not None and self.source.dedupe_across_objects and table is not None:
+            seen_keys = window.at(partition_at)
+            keys = table.column(key_column).to_pylist()
+            if seen_keys:
+                keep = [key not in seen_keys for key in keys]
+                dropped = len(keep) - sum(keep)
+                if dropped:
+                    result.duplicates += dropped
+                    table = table.filter(pa.array(keep, pa.bool_()))
+                    keys = [key for key, kept in zip(keys, keep, strict=True) if kept]
+            window.add(partition_at, keys)
+        result.rows_staged = table.num_rows if table is not None else 0
+        for _key, _number, reason, _detail, _text in parsed.refused:
             result.quarantined[reason] += 1
-        self._quarantine(object_id, partition_at, refused)
-        if rows:
-            self._write_staged(staged_key, rows)
+        self._quarantine(object_id, partition_at, parsed.refused)
+        if table is not None and table.num_rows:
+            self._write_staged(staged_key, table)
         else:
             self.lake.remove_prefix(staged_key)
             result.outcome = "empty"
@@ -245,27 +367,34 @@ class LandingEngine:
         return result
 
     def _refuse_object(
-        self, obj: LakeObject, object_id: str, partition_at: datetime, error: ObjectError
+        self, obj: LakeObject, object_id: str, partition_at: datetime | None, error: ObjectError
     ) -> ObjectResult:
-        """Quarantine every line of the object with the object-level reason; stage nothing from it."""
+        """Quarantine every line of the object with the object-level reason; stage nothing from it.
+
+        Each non-blank line (a CSV's header excepted) counts as one row in and one row quarantined, so the
+        counts add up; an object with no readable line counts as one. `partition_at` None (a key outside the
+        layout) quarantines under `dt=1970-01-01`.
+        """
         result = ObjectResult(obj.key, obj.size, obj.etag, "refused", None)
-        text = self.lake.read_bytes(obj.key).decode("utf-8", "replace")
-        lines = [line for line in text.splitlines() if line.strip()]
+        data = self.lake.read_bytes(obj.key)
+        if data[:2] == GZIP_MAGIC:
+            with contextlib.suppress(EOFError, OSError, zlib.error):  # a truncated gzip: quarantine the bytes
+                data = gzip.decompress(data)
+        lines = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
         body = lines[1:] if obj.key.endswith(".csv") else lines  # a CSV's header is not a row
         refused = [(obj.key, number, error.reason, error.detail, line) for number, line in enumerate(body, 1)]
         if not refused:
             refused = [(obj.key, 0, error.reason, error.detail, "")]
         result.rows_in = len(refused)
         result.quarantined[error.reason] = len(refused)
-        self._quarantine(object_id, partition_at, refused)
-        self.lake.remove_prefix(
-            f"staged/{self.source.name}/{_partition_folder(self.source, partition_at)}/part-{object_id}.parquet"
-        )
+        self._quarantine(object_id, partition_at or datetime(1970, 1, 1), refused)
+        if partition_at is not None:
+            folder = _partition_folder(self.source, partition_at)
+            self.lake.remove_prefix(f"staged/{self.source.name}/{folder}/part-{object_id}.parquet")
         log.warning("%s: refused the whole object (%s): %s", obj.key, error.reason, error.detail)
         return result
 
-    def _write_staged(self, staged_key: str, rows: list[dict[str, Any]]) -> None:
-        table = pa.Table.from_pylist(rows, schema=self.source.schema)
+    def _write_staged(self, staged_key: str, table: pa.Table) -> None:
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         self.lake.write_bytes(staged_key, buffer.getvalue())
@@ -318,10 +447,10 @@ class LandingEngine:
             for obj, at in pending
             if at is not None
         }
-        seen_keys = self.staged_keys((at for _, at in pending if at is not None), exclude=own_files)
+        window = DedupeWindow(lambda day: self.staged_keys(day, exclude=own_files), self.dedupe_lookback)
         results: list[ObjectResult] = []
-        for index, (obj, partition_at) in enumerate(pending, 1):
-            result = self.land_object(obj, partition_at, seen_keys)
+        for index, parsed in enumerate(self.parsed_in_order(pending), 1):
+            result = self.commit_object(parsed, window)
             results.append(result)
             manifest.add(result)
             if result.staged_key:
@@ -373,7 +502,8 @@ class LandingEngine:
 
 
 def land_source(
-    lake: Lake, source: Source, *, run_id: str, logical_date: date, until: datetime | None
+    lake: Lake, source: Source, *, run_id: str, logical_date: date, until: datetime | None, workers: int = 1
 ) -> LandingManifest:
-    """Land one source (the entry point the ingest DAGs call)."""
-    return LandingEngine(lake, source).run(run_id=run_id, logical_date=logical_date, until=until)
+    """Land one source (the entry point the ingest DAGs call). `workers > 1` parses objects in that many processes."""
+    engine = LandingEngine(lake, source, workers=workers)
+    return engine.run(run_id=run_id, logical_date=logical_date, until=until)

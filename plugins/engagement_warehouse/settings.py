@@ -36,6 +36,7 @@ class Settings:
     dbt_project_dir: Path
     dbt_executable: Path
     data_docs_dir: Path
+    landing_workers: int
 
     @property
     def lake_is_local(self) -> bool:
@@ -79,6 +80,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         dbt_project_dir=_resolve(get("EWH_DBT_PROJECT_DIR", "dbt_project"), root),
         dbt_executable=_resolve(get("EWH_DBT_EXECUTABLE", ".venv-dbt/bin/dbt"), root),
         data_docs_dir=_resolve(get("EWH_DATA_DOCS_DIR", str(local_dir / "data_docs")), root),
+        landing_workers=int(get("EWH_LANDING_WORKERS", "1")),
     )
 
 

@@ -28,7 +28,14 @@ def land_sources(source_names: list[str], *, as_of: date, run_id: str) -> dict[s
     lake = Lake.from_settings(get_settings())
     results: dict[str, dict[str, Any]] = {}
     for name in source_names:
-        manifest = land_source(lake, get_source(name), run_id=run_id, logical_date=as_of, until=interval_end(as_of))
+        manifest = land_source(
+            lake,
+            get_source(name),
+            run_id=run_id,
+            logical_date=as_of,
+            until=interval_end(as_of),
+            workers=get_settings().landing_workers,
+        )
         log.info(
             "landed %s: %d objects read (%d already landed), %d rows in = %d staged + %d duplicates "
             "+ %d quarantined %s",

@@ -6,14 +6,13 @@
   branches, then every compiled model is parsed with sqlglot in the target's dialect and checked for
   constructs the engine lacks (QUALIFY on Athena, try_cast on Redshift, DuckDB-only functions).
 
-dbt runs from its own virtualenv (.venv-dbt); the tests are skipped when it is not installed.
+The build runs once per session (`built_warehouse` in conftest.py). dbt runs from its own virtualenv
+(.venv-dbt); the tests are skipped when it is not installed.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,12 +21,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from .raw_fixture import build_raw_warehouse
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_DIR = REPO_ROOT / "dbt_project"
-DBT = REPO_ROOT / ".venv-dbt" / "bin" / "dbt"
-AS_OF_VARS = '{as_of: "2026-11-22"}'
+from .dbt_cli import DBT, run_dbt
 
 pytestmark = pytest.mark.skipif(not DBT.exists(), reason="dbt virtualenv (.venv-dbt) is not installed")
 
@@ -43,36 +37,6 @@ DUCKDB_ONLY_FUNCTIONS = {
     "regexp_matches",
 }
 WALL_CLOCK_FUNCTIONS = ("current_date", "current_timestamp", "now()", "getdate()", "sysdate")
-
-
-def _dbt(args: list[str], env_extra: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        **env_extra,
-    }
-    command = [str(DBT), *args, "--profiles-dir", str(PROJECT_DIR), "--log-path", str(tmp / "logs")]
-    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run `dbt build` (models + data tests + unit tests) on the raw fixture; return the DuckDB path."""
-    tmp = tmp_path_factory.mktemp("dbt-build")
-    warehouse = tmp / "warehouse.duckdb"
-    build_raw_warehouse(warehouse)
-    result = _dbt(
-        ["build", "--target", "duckdb", "--vars", AS_OF_VARS, "--target-path", str(tmp / "target")],
-        {"EWH_DUCKDB_PATH": str(warehouse), "EWH_TARGET": "duckdb"},
-        tmp,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "ERROR=0" in result.stdout and " WARN=0 " in result.stdout, result.stdout[-3000:]
-    assert "unit tests" in result.stdout  # the unit tests ran as part of the build
-    return warehouse
 
 
 def _query(warehouse: Path, sql: str) -> list[tuple]:
@@ -172,7 +136,7 @@ def test_no_events_after_as_of_and_no_duplicates(built_warehouse: Path) -> None:
 
 def _compile(target: str, incremental: bool, tmp: Path) -> Path:
     target_path = tmp / f"{target}-{str(incremental).lower()}"
-    result = _dbt(
+    result = run_dbt(
         [
             "compile",
             "--target",

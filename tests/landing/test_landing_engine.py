@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as pads
 import pytest
 
 from engagement_warehouse.lake import Lake
-from engagement_warehouse.landing import land_source
+from engagement_warehouse.landing import DedupeWindow, land_source
 from engagement_warehouse.pii import email_sha256
 from engagement_warehouse.sources import get_source
 from engagement_warehouse.sources.timestamps import parse_timestamp
@@ -204,3 +204,37 @@ def test_partner_csv_with_bom_crlf_and_quoted_fields_lands(lake: Lake, lake_dir:
 )
 def test_timestamps_accept_iso_and_epoch_seconds_or_millis(value: object, expected: datetime) -> None:
     assert parse_timestamp(value) == expected
+
+
+def test_the_dedupe_window_slides_and_holds_only_the_days_around_the_partition() -> None:
+    staged = {date(2026, 11, 1): {"old", "twice"}, date(2026, 11, 3): {"twice", "near"}}
+    loaded: list[date] = []
+
+    def load(day: date) -> set[str]:
+        loaded.append(day)
+        return set(staged.get(day, set()))
+
+    window = DedupeWindow(load, timedelta(days=2))
+    assert window.at(datetime(2026, 11, 3, 10)) == {"old", "twice", "near"}
+    window.add(datetime(2026, 11, 3, 10), ["new"])
+    # Two days later, 11-01 falls behind the window: its keys go, except one also staged on a day still inside.
+    assert window.at(datetime(2026, 11, 4, 1)) == {"twice", "near", "new"}
+    assert sorted(window.days) == [date(2026, 11, day) for day in range(2, 7)]
+    assert loaded == [date(2026, 11, day) for day in range(1, 7)]  # each day loaded once
+
+
+def test_a_backfill_in_one_run_dedupes_like_day_by_day_runs(lake: Lake, lake_dir: Path) -> None:
+    """A messageId seen again five days later is beyond the two-day window in either way of running."""
+    write(lake_dir, "raw/clickstream/2026/11/15/10/a.json", jsonl(click("m1", timestamp="2026-11-15T10:00:00Z")))
+    write(lake_dir, "raw/clickstream/2026/11/20/10/b.json", jsonl(click("m1"), click("m2")))
+    manifest = land_source(lake, get_source("clickstream"), run_id="backfill", logical_date=AS_OF, until=UNTIL)
+    assert (manifest.rows_staged, manifest.duplicates) == (3, 0)
+
+
+def test_a_symlinked_folder_in_a_local_lake_is_skipped_not_fatal(lake: Lake, lake_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere, "b.json", jsonl(click("m2")))
+    write(lake_dir, "raw/clickstream/2026/11/22/10/a.json", jsonl(click("m1")))
+    (lake_dir / "raw/clickstream/2026/11/22/11").symlink_to(elsewhere, target_is_directory=True)
+    manifest = land(lake, "clickstream")
+    assert (manifest.objects_read, manifest.rows_staged) == (1, 1)

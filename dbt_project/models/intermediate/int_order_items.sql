@@ -49,21 +49,22 @@ lines as (
     from order_events
     where product_id is not null
     {%- for position in range(var('max_order_lines') | int) %}
-    {%- set element = 'products[' ~ position ~ ']' %}
+        {%- set element = 'products[' ~ position ~ ']' %}
 
-    union all
+        union all
 
-    select
-        order_id,
-        {{ position + 1 }} as line_number,
-        user_id,
-        ordered_at,
-        {{ json_text('properties', element ~ '.product_id') }} as product_id,
-        lower({{ json_text('properties', element ~ '.category') }}) as category,
-        {{ safe_number(json_text('properties', element ~ '.price'), dbt.type_float()) }} as price,
-        coalesce({{ safe_number(json_text('properties', element ~ '.quantity'), dbt.type_bigint()) }}, 1) as quantity
-    from order_events
-    where {{ json_text('properties', element ~ '.product_id') }} is not null
+        select
+            order_id,
+            {{ position + 1 }} as line_number,
+            user_id,
+            ordered_at,
+            {{ json_text('properties', element ~ '.product_id') }} as product_id,
+            lower({{ json_text('properties', element ~ '.category') }}) as category,
+            {{ safe_number(json_text('properties', element ~ '.price'), dbt.type_float()) }} as price,
+            coalesce({{ safe_number(json_text('properties', element ~ '.quantity'), dbt.type_bigint()) }}, 1)
+                as quantity
+        from order_events
+        where {{ json_text('properties', element ~ '.product_id') }} is not null
     {%- endfor %}
 
 ),

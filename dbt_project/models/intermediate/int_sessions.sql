@@ -14,7 +14,7 @@ ordered as (
 
     -- events with a client session id are ordered within that session; the others per device
     select
-        events.*,
+        *,
         lag(event_at) over (
             partition by anonymous_id, client_session_id
             order by event_at, message_id
@@ -27,7 +27,7 @@ flagged as (
 
     -- a gap of exactly session_gap_minutes stays in the same session
     select
-        ordered.*,
+        *,
         case
             when previous_event_at is null then 1
             when client_session_id is not null then 0
@@ -41,7 +41,7 @@ flagged as (
 numbered as (
 
     select
-        flagged.*,
+        *,
         sum(is_session_start) over (
             partition by anonymous_id, client_session_id
             order by event_at, message_id
@@ -54,7 +54,7 @@ numbered as (
 group_started as (
 
     select
-        numbered.*,
+        *,
         min(event_at) over (
             partition by anonymous_id, client_session_id, session_number
         ) as group_started_at
@@ -66,8 +66,8 @@ capped as (
 
     -- cut every session_max_hours from the group's first event; the pieces are flagged as capped
     select
-        group_started.*,
-        floor({{ dbt.datediff('group_started_at', 'event_at', 'second') }} / {{ max_seconds }}) as cap_index
+        *,
+        floor({{ dbt.datediff('group_started_at', 'event_at', 'second') }} / {{ max_seconds }}) as cap_index -- noqa: LT05
     from group_started
 
 ),
@@ -75,7 +75,7 @@ capped as (
 cap_flagged as (
 
     select
-        capped.*,
+        *,
         max(cap_index) over (
             partition by anonymous_id, client_session_id, session_number
         ) as max_cap_index
@@ -96,9 +96,12 @@ sessions as (
         max(resolved_user_id) as user_id,
         count(*) as event_count,
         cast(sum(case when event_type = 'page' then 1 else 0 end) as {{ dbt.type_bigint() }}) as page_view_count,
-        cast(sum(case when event_name = 'Product Viewed' then 1 else 0 end) as {{ dbt.type_bigint() }}) as product_view_count,
-        cast(sum(case when event_name = 'Product Added' then 1 else 0 end) as {{ dbt.type_bigint() }}) as product_added_count,
-        cast(sum(case when event_name = 'Order Completed' then 1 else 0 end) as {{ dbt.type_bigint() }}) as order_completed_count,
+        cast(sum(case when event_name = 'Product Viewed' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as product_view_count,
+        cast(sum(case when event_name = 'Product Added' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as product_added_count,
+        cast(sum(case when event_name = 'Order Completed' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as order_completed_count,
         max(device_type) as device_type,
         max(country) as country,
         max(max_cap_index) as max_cap_index
@@ -123,7 +126,7 @@ final as (
         session_started_at,
         session_ended_at,
         cast(session_started_at as date) as session_date,
-        {{ dbt.datediff('session_started_at', 'session_ended_at', 'second') }} as duration_seconds,
+        {{ dbt.datediff('session_started_at', 'session_ended_at', 'second') }} as duration_seconds, -- noqa: LT05
         event_count,
         page_view_count,
         product_view_count,

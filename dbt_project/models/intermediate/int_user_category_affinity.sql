@@ -22,10 +22,10 @@ by_category as (
 ranked as (
 
     select
-        by_category.*,
+        *,
         row_number() over (
             partition by user_id
-            order by category_score desc, last_interacted_at desc, category
+            order by category_score desc, last_interacted_at desc, category asc
         ) as category_rank
     from by_category
 

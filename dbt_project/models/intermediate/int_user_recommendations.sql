@@ -33,15 +33,15 @@ candidates as (
         products.product_id,
         row_number() over (
             partition by affinity.user_id
-            order by products.buyer_count desc, products.interested_user_count desc, products.product_id
+            order by products.buyer_count desc, products.interested_user_count desc, products.product_id asc
         ) as recommendation_rank
     from affinity
     inner join products
         on affinity.preferred_category = products.category
     left join interactions as bought
         on affinity.user_id = bought.user_id
-        and products.product_id = bought.product_id
-        and bought.is_purchased
+            and products.product_id = bought.product_id
+            and bought.is_purchased
     where bought.product_id is null
 
 ),

@@ -26,8 +26,10 @@ daily as (
         channel,
         -- a message can be reported by the channel's send event and by a campaign or journey send event:
         -- count messages, not events
-        count(distinct case when engagement_event in ('send', 'campaign_send', 'journey_send')
-            then coalesce(message_id, event_id) end) as sends,
+        count(distinct case
+            when engagement_event in ('send', 'campaign_send', 'journey_send')
+                then coalesce(message_id, event_id)
+        end) as sends,
         sum(case when engagement_event = 'delivery' then 1 else 0 end) as deliveries,
         sum(case when engagement_event = 'open' then 1 else 0 end) as opens,
         count(distinct case when engagement_event = 'open' then coalesce(message_id, event_id) end) as unique_opens,

@@ -68,10 +68,14 @@ event_activity as (
             as product_views_7d,
         sum(case when event_name = 'Product Viewed' and event_date >= {{ days_before_as_of(29) }} then 1 else 0 end)
             as product_views_30d,
-        count(distinct case when event_name = 'Product Added' and event_date >= {{ days_before_as_of(6) }}
-            then coalesce(cart_id, message_id) end) as carts_7d,
-        count(distinct case when event_name = 'Product Added' and event_date >= {{ days_before_as_of(29) }}
-            then coalesce(cart_id, message_id) end) as carts_30d
+        count(distinct case
+            when event_name = 'Product Added' and event_date >= {{ days_before_as_of(6) }}
+                then coalesce(cart_id, message_id)
+        end) as carts_7d,
+        count(distinct case
+            when event_name = 'Product Added' and event_date >= {{ days_before_as_of(29) }}
+                then coalesce(cart_id, message_id)
+        end) as carts_30d
     from stitched_events
     group by resolved_user_id
 
@@ -213,10 +217,10 @@ joined as (
         on users.user_id = event_activity.user_id
     left join latest_context
         on users.user_id = latest_context.user_id
-        and latest_context.context_rank = 1
+            and latest_context.context_rank = 1
     left join latest_email
         on users.user_id = latest_email.user_id
-        and latest_email.email_rank = 1
+            and latest_email.email_rank = 1
     left join endpoint_summary
         on users.user_id = endpoint_summary.user_id
     left join session_activity
@@ -235,10 +239,10 @@ joined as (
 hashed as (
 
     select
-        joined.*,
+        *,
         case when email is not null then {{ email_sha256('email') }} end as email_sha256,
         {{ days_to_as_of('first_seen_at') }} as days_since_first_seen,
-        {{ days_to_as_of('coalesce(last_seen_at, first_seen_at)') }} as days_since_last_seen,
+        {{ days_to_as_of('coalesce(last_seen_at, first_seen_at)') }} as days_since_last_seen, -- noqa: LT05
         {{ days_to_as_of('last_order_at') }} as days_since_last_order
     from joined
 
@@ -264,8 +268,10 @@ final as (
         hashed.carts_30d,
         hashed.lifetime_orders,
         hashed.lifetime_revenue,
-        case when hashed.lifetime_orders > 0
-            then hashed.lifetime_revenue / hashed.lifetime_orders end as avg_order_value,
+        case
+            when hashed.lifetime_orders > 0
+                then hashed.lifetime_revenue / hashed.lifetime_orders
+        end as avg_order_value,
         hashed.first_order_at,
         hashed.last_order_at,
         hashed.days_since_last_order,

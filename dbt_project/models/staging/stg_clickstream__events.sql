@@ -12,7 +12,7 @@ source as (
 ranked as (
 
     select
-        source.*,
+        *,
         row_number() over (
             partition by message_id
             order by received_at desc, arrival_hour desc, source_key desc, source_line desc

@@ -10,7 +10,7 @@ source as (
 ranked as (
 
     select
-        source.*,
+        *,
         row_number() over (
             partition by lower(email_sha256)
             order by file_date desc, source_key desc, source_line desc

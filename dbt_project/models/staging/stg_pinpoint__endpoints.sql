@@ -10,7 +10,7 @@ source as (
 ranked as (
 
     select
-        source.*,
+        *,
         row_number() over (
             partition by endpoint_id
             order by export_date desc, effective_at desc, source_key desc, source_line desc

@@ -17,7 +17,7 @@ source as (
 ranked as (
 
     select
-        source.*,
+        *,
         row_number() over (
             partition by event_id
             order by arrival_hour desc, source_key desc, source_line desc
@@ -50,11 +50,11 @@ renamed as (
             when substring(event_type, 1, 5) = '_SMS.' then 'SMS'
             when substring(event_type, 1, 10) = '_campaign.' or substring(event_type, 1, 9) = '_journey.'
                 then coalesce(
-                    upper({{ json_text('attributes', 'channel_type') }}),
-                    upper({{ json_text('attributes', 'delivery_type') }}),
-                    upper({{ json_text('attributes', 'journey_activity_type') }}),
-                    'UNKNOWN'
-                )
+                        upper({{ json_text('attributes', 'channel_type') }}),
+                        upper({{ json_text('attributes', 'delivery_type') }}),
+                        upper({{ json_text('attributes', 'journey_activity_type') }}),
+                        'UNKNOWN'
+                    )
             else 'APP'
         end as channel,
         case event_type
@@ -84,10 +84,10 @@ renamed as (
             {{ json_text('facets', 'email_channel.mail_event.mail.message_id') }}
         ) as message_id,
         case when event_type = '_email.click' then
-            coalesce(
-                {{ json_text('facets', 'email_channel.mail_event.click.link') }},
-                {{ json_text('attributes', 'feedback') }}
-            )
+                coalesce(
+                    {{ json_text('facets', 'email_channel.mail_event.click.link') }},
+                    {{ json_text('attributes', 'feedback') }}
+                )
         end as click_link,
         session_id,
         session_start_at,

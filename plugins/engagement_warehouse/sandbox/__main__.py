@@ -22,6 +22,11 @@ from engagement_warehouse.sandbox.server import SandboxServer
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m engagement_warehouse.sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow a non-loopback --host: only inside a private container network (the sandbox has no auth)",
+    )
     parser.add_argument("--port", type=int, default=4579, help="port (0 = any free port; default 4579)")
     parser.add_argument("--db", required=True, type=Path, help="SQLite file holding the sandbox state")
     parser.add_argument("--pidfile", type=Path, help="write the process id to this file")
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             args.db,
             host=args.host,
             port=args.port,
+            allow_non_loopback=args.allow_non_loopback,
             faults=faults,
             max_concurrent_import_jobs=args.max_concurrent_import_jobs,
             job_step_seconds=args.job_step_seconds,

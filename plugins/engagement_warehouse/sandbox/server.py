@@ -284,9 +284,11 @@ class SandboxServer:
         *,
         max_concurrent_import_jobs: int = 2,
         job_step_seconds: float | None = None,
+        allow_non_loopback: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
-        self.host = check_loopback(host)
+        # Loopback only, unless the caller opts in (compose's private network): the sandbox has no auth.
+        self.host = host if allow_non_loopback else check_loopback(host)
         self.port = port
         self.app = SandboxApp(db_path, faults, max_concurrent_import_jobs, job_step_seconds)
         self._server: _Server | None = None

@@ -5,7 +5,6 @@ The landing engine (`engagement_warehouse.landing`) is the same for every source
 
 from __future__ import annotations
 
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any, Literal
 
+import orjson
 import pyarrow as pa
 
 from engagement_warehouse.sources.readers import RawRecord, RowError
@@ -75,15 +75,18 @@ class Source(ABC):
 
 
 def as_json(value: Any) -> str | None:
-    """Canonical JSON text for a nested value (None stays None)."""
+    """Canonical JSON text for a nested value (None stays None): sorted keys, no whitespace, UTF-8 as is."""
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 def optional_str(record: dict[str, Any], field: str) -> str | None:
+    """`record[field]` as text; None when absent, null or empty; numbers become text; anything else is wrong_type."""
     value = record.get(field)
-    if value is None or value == "":
+    if value.__class__ is str:  # the common case first: this runs several times per row
+        return value or None
+    if value is None:
         return None
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value)
@@ -116,5 +119,7 @@ def required_timestamp(record: dict[str, Any], field: str, epoch_unit: str = "au
 
 def extra_fields(record: dict[str, Any], known: frozenset[str]) -> str | None:
     """Unexpected top-level fields, kept as JSON: schema drift is recorded, never fatal."""
-    extra = {key: value for key, value in record.items() if key not in known}
-    return as_json(extra) if extra else None
+    unexpected = record.keys() - known
+    if not unexpected:
+        return None
+    return as_json({key: record[key] for key in unexpected})

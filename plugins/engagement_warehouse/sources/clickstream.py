@@ -79,7 +79,11 @@ class ClickstreamSource(Source):
             "anonymous_id": anonymous_id,
             "user_id": user_id,
             "event_at": event_at,
-            "original_timestamp": optional_timestamp(record, "originalTimestamp") or timestamp,
+            "original_timestamp": (
+                timestamp
+                if record.get("originalTimestamp") == record["timestamp"]  # the usual case: parse once
+                else optional_timestamp(record, "originalTimestamp") or timestamp
+            ),
             "sent_at": sent_at,
             "received_at": received_at,
             "context": as_json(record.get("context")),

@@ -25,7 +25,13 @@ from engagement_warehouse.sources.base import (
     required_str,
     required_timestamp,
 )
-from engagement_warehouse.sources.readers import RawRecord, RowError, iter_json_lines, iter_parquet_records
+from engagement_warehouse.sources.readers import (
+    RawRecord,
+    RowError,
+    iter_json_lines,
+    iter_parquet_records,
+    peekable,
+)
 from engagement_warehouse.sources.staged_schemas import PINPOINT_EVENTS
 
 KNOWN_FIELDS = frozenset(
@@ -69,10 +75,10 @@ class PinpointEventsSource(Source):
         return PINPOINT_EVENTS
 
     def read(self, handle: IO[bytes], context: ObjectContext) -> Iterator[RawRecord]:
-        head = handle.peek(4)[:4] if hasattr(handle, "peek") else b""
-        if context.key.endswith(".parquet") or head == PARQUET_MAGIC:
-            return iter_parquet_records(handle)
-        return iter_json_lines(handle)
+        buffered = peekable(handle)  # Firehose names objects without an extension: sniff the magic bytes
+        if context.key.endswith(".parquet") or buffered.peek(4)[:4] == PARQUET_MAGIC:
+            return iter_parquet_records(buffered)
+        return iter_json_lines(buffered)
 
     def to_row(self, record: dict[str, Any], context: ObjectContext) -> dict[str, Any]:
         event_type = required_str(record, "event_type")

@@ -11,17 +11,47 @@ import codecs
 import csv
 import gzip
 import io
-import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
 import pyarrow.parquet as pq
 
 MAX_LINE_BYTES = 1024 * 1024  # a line over 1 MB is refused: no producer of ours writes one
 QUARANTINE_TEXT_LIMIT = 64 * 1024  # how much of a refused line the quarantine keeps
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+REASON_CODES: dict[str, str] = {
+    # whole object (every line of it is quarantined with this reason)
+    "unexpected_path": "the key is outside the source's raw layout (raw/<source>/YYYY/MM/DD[/HH]/...)",
+    "truncated_gzip": "the gzip stream ends before its end marker; the lines before the cut are landed",
+    "unreadable_parquet": "the object is not a readable Parquet file",
+    "wrong_encoding": "a CSV does not decode with the encoding its partner contract declares",
+    "missing_required_column": "a CSV header lacks a column the contract requires",
+    "plaintext_email_in_hashed_column": "a plaintext email where the contract expects SHA-256 hex (never hashed here)",
+    # one line or record
+    "line_too_long": "a line over MAX_LINE_BYTES (1 MiB)",
+    "not_utf8": "a JSON line that is not valid UTF-8",
+    "malformed_json": "a line that is not RFC 8259 JSON (NaN, lone surrogates and truncation included)",
+    "not_an_object": "a JSON line that is valid JSON but not an object",
+    "malformed_csv": "a CSV row the csv module cannot parse",
+    "wrong_field_count": "a CSV row with more or fewer fields than the header",
+    "missing_required_field": "a required field is absent, null or empty (ids included)",
+    "missing_identity": "a clickstream event with neither anonymousId nor userId",
+    "wrong_type": "a field of the wrong JSON or contract type",
+    "wrong_value": "a field outside its allowed values (e.g. OptOut not ALL/NONE)",
+    "bad_timestamp": "a timestamp that is neither ISO-8601 nor epoch seconds/milliseconds",
+    "event_in_future": "an event time later than its receipt (or its delivery hour) plus the source's tolerance",
+    "unknown_event_type": "a clickstream type outside the Segment spec (track, page, screen, identify, group, alias)",
+    "unknown_channel_type": "an endpoint ChannelType Pinpoint does not define",
+    "address_not_e164": "an SMS or VOICE endpoint address that is not E.164",
+    "key_not_sha256": "a partner key declared as SHA-256 hex that is not 64 hex characters",
+}
+"""Every quarantine reason code and what it means. Codes are stable: dashboards and alerts key on them, so a new
+failure gets a new code and an existing code never changes meaning. sources/README.md lists them too."""
 
 
 class RowError(Exception):
@@ -47,14 +77,24 @@ class RawRecord:
     error: RowError | None = None
 
 
-def _is_gzip(handle: IO[bytes]) -> bool:
-    head = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
-    return head == GZIP_MAGIC
+def peekable(handle: IO[bytes]) -> io.BufferedReader:
+    """`handle` with `peek()`, so a format can be sniffed by its magic bytes (s3fs file handles have none)."""
+    if isinstance(handle, io.BufferedReader):
+        return handle
+    return io.BufferedReader(handle)  # type: ignore[arg-type]
+
+
+def _is_gzip(handle: io.BufferedReader) -> bool:
+    return handle.peek(2)[:2] == GZIP_MAGIC
 
 
 def iter_json_lines(handle: IO[bytes]) -> Iterator[RawRecord]:
-    """Decode newline-delimited JSON objects from `handle`, gzip or plain, tolerating CRLF and no final newline."""
-    buffered = handle if hasattr(handle, "peek") else io.BufferedReader(handle)  # type: ignore[arg-type]
+    """Decode newline-delimited JSON objects from `handle`, gzip or plain, tolerating CRLF and no final newline.
+
+    Lines are parsed with orjson (strict RFC 8259: `NaN`, `Infinity` and lone surrogate escapes are
+    `malformed_json`; integers beyond 64 bits become floats, which no JSON producer of ours writes).
+    """
+    buffered = peekable(handle)
     stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if _is_gzip(buffered) else buffered
     number = 0
     while True:
@@ -82,8 +122,8 @@ def iter_json_lines(handle: IO[bytes]) -> Iterator[RawRecord]:
             yield RawRecord(number, stripped.decode("utf-8", "replace"), None, RowError("not_utf8", str(error)))
             continue
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
+            record = orjson.loads(stripped)
+        except orjson.JSONDecodeError as error:
             yield RawRecord(number, text, None, RowError("malformed_json", error.msg))
             continue
         if not isinstance(record, dict):
@@ -110,7 +150,7 @@ def iter_parquet_records(handle: IO[bytes], batch_size: int = 10_000) -> Iterato
     for batch in parquet.iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
             number += 1
-            yield RawRecord(number, json.dumps(row, default=str, sort_keys=True), row)
+            yield RawRecord(number, orjson.dumps(row, default=str, option=orjson.OPT_SORT_KEYS).decode(), row)
 
 
 def iter_csv_records(handle: IO[bytes], encoding: str, delimiter: str) -> Iterator[tuple[list[str], RawRecord]]:

@@ -15,11 +15,21 @@ class TimestampError(ValueError):
 def parse_timestamp(value: object, *, epoch_unit: str = "auto") -> datetime:
     """Parse `value` into a naive UTC datetime.
 
-    Accepts ISO-8601 strings (with `Z`, an offset, or none = UTC), and epoch numbers (int, float or digit
-    strings) in seconds or milliseconds. `epoch_unit="auto"` tells them apart by magnitude; "s" or "ms" forces one.
+    Accepts datetimes (naive = UTC; Parquet timestamp columns), ISO-8601 strings (with `Z`, an offset, or none =
+    UTC), and epoch numbers (int, float or digit strings) in seconds or milliseconds. `epoch_unit="auto"` tells
+    them apart by magnitude; "s" or "ms" forces one.
     """
+    if value.__class__ is str and value[-1:] == "Z" and value[10:11] == "T":  # fast path: what Segment/JS writes
+        try:
+            parsed = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            parsed = None  # not ISO after all: the general path below says why
+        if parsed is not None and parsed.tzinfo is None:
+            return parsed
     if value is None or isinstance(value, bool):
         raise TimestampError("missing")
+    if isinstance(value, datetime):  # a Parquet timestamp column (Firehose record-format conversion)
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
     if isinstance(value, int | float):
         return _from_epoch(float(value), epoch_unit)
     if not isinstance(value, str):
