@@ -130,8 +130,8 @@ test: install manifest lint ## ruff, DAG integrity, unit tests and the end-to-en
 	$(BIN)/python -m pytest -q
 
 # ---- more ------------------------------------------------------------------------------------------------
-up: install airflow-init manifest ## airflow standalone: the UI on http://localhost:8080
-	$(BIN)/airflow standalone
+up: install airflow-init manifest ## airflow standalone: the UI on http://localhost:8080 (login in .local/airflow)
+	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
 
 docs: manifest ## build and serve the dbt docs on http://127.0.0.1:8081 (catalog from the warehouse when it exists)
 	cd dbt_project && if [ -f "$(EWH_DUCKDB_PATH)" ] && $(DBT) docs generate --quiet --target duckdb \
