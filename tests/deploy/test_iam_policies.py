@@ -88,6 +88,16 @@ S3_OPERATION_ACTIONS = {
 # Amazon provider classes that call AWS for the package, and the operations they send.
 PROVIDER_CLASSES: dict[str, tuple[tuple[str, str], ...]] = {
     "SnsNotifier": (("sns", "Publish"),),
+    # warehouse/redshift.py: execute_query (BatchExecuteStatement), check_query_is_finished (DescribeStatement),
+    # the row count (GetStatementResult) and the cancel on timeout (CancelStatement).
+    "RedshiftDataHook": (
+        ("redshift-data", "BatchExecuteStatement"),
+        ("redshift-data", "DescribeStatement"),
+        ("redshift-data", "GetStatementResult"),
+        ("redshift-data", "CancelStatement"),
+    ),
+    # warehouse/athena.py: run_query and poll_query_status.
+    "AthenaHook": (("athena", "StartQueryExecution"), ("athena", "GetQueryExecution")),
 }
 # Actions AWS checks on the caller's behalf when the code calls an operation.
 IMPLIED_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -120,7 +130,12 @@ IMPLIED_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     # The Redshift Data API with a database user gets temporary credentials for it on the caller's behalf.
     "redshift-data:ExecuteStatement": ("redshift:GetClusterCredentials", "redshift-serverless:GetCredentials"),
-    "redshift-data:BatchExecuteStatement": ("redshift:GetClusterCredentials", "redshift-serverless:GetCredentials"),
+    # The Data API authenticates as EWH_REDSHIFT_DB_USER (temporary credentials) or with the secret named in the call.
+    "redshift-data:BatchExecuteStatement": (
+        "redshift:GetClusterCredentials",
+        "redshift-serverless:GetCredentials",
+        "secretsmanager:GetSecretValue",
+    ),
 }
 # Actions AWS defines without resource-level permissions: the only ones a policy may grant on "*".
 RESOURCE_STAR_ALLOWED = {
@@ -148,6 +163,8 @@ PLACEHOLDERS = {
     "<redshift-db-user>": "ewh_loader",
     "<redshift-copy-role>": "ewh-redshift-copy",
     "<sns-topic>": "ewh-notifications",
+    "<redshift-workgroup>": "ewh-workgroup",
+    "<redshift-secret>": "ewh-redshift-loader",
 }
 ACTION_RE = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$")
 ARN_RE = re.compile(r"^arn:aws:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^\s<>]+$")
