@@ -5,7 +5,6 @@ The landing engine (`engagement_warehouse.landing`) is the same for every source
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from engagement_warehouse.sources.readers import RawRecord, RowError
 from engagement_warehouse.sources.timestamps import TimestampError, parse_timestamp
 
 Partitioning = Literal["hour", "day"]
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import IO, Any
 
 import pyarrow as pa
 
+from engagement_warehouse.pinpoint_facts import CHANNEL_TYPES, E164, OPT_OUT_VALUES, PHONE_CHANNELS
 from engagement_warehouse.sources.base import (
-    E164,
     ObjectContext,
     Source,
     as_json,
@@ -23,13 +23,6 @@ from engagement_warehouse.sources.base import (
 )
 from engagement_warehouse.sources.readers import RawRecord, RowError, iter_json_lines
 from engagement_warehouse.sources.staged_schemas import PINPOINT_ENDPOINTS
-
-CHANNEL_TYPES = frozenset(
-    {
-        "PUSH", "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "SMS", "VOICE",
-        "EMAIL", "BAIDU", "CUSTOM", "IN_APP",
-    }
-)  # fmt: skip
 
 
 class PinpointEndpointsSource(Source):
@@ -53,10 +46,10 @@ class PinpointEndpointsSource(Source):
         if channel_type is not None and channel_type not in CHANNEL_TYPES:
             raise RowError("unknown_channel_type", channel_type[:50])
         address = optional_str(record, "Address")
-        if channel_type in ("SMS", "VOICE") and address is not None and not E164.match(address):
+        if channel_type in PHONE_CHANNELS and address is not None and not E164.match(address):
             raise RowError("address_not_e164", f"{channel_type} address is not E.164")
         opt_out = optional_str(record, "OptOut")
-        if opt_out is not None and opt_out not in ("ALL", "NONE"):
+        if opt_out is not None and opt_out not in OPT_OUT_VALUES:
             raise RowError("wrong_value", f"OptOut {opt_out[:20]!r}")
         user = record.get("User") or {}
         if not isinstance(user, dict):

@@ -23,25 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from engagement_warehouse.destinations.base import AttributeValue, EndpointRecord
-
-CHANNEL_TYPES = frozenset(
-    {
-        "PUSH",
-        "GCM",
-        "APNS",
-        "APNS_SANDBOX",
-        "APNS_VOIP",
-        "APNS_VOIP_SANDBOX",
-        "ADM",
-        "SMS",
-        "VOICE",
-        "EMAIL",
-        "BAIDU",
-        "CUSTOM",
-        "IN_APP",
-    }
+from engagement_warehouse.pinpoint_facts import (
+    CHANNEL_TYPES,
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_VALUES_PER_ATTRIBUTE,
+    OPT_OUT_VALUES,
 )
-OPT_OUT_VALUES = frozenset({"ALL", "NONE"})
+
 _TOP_LEVEL_STRINGS = ("Address", "ChannelType", "OptOut", "EffectiveDate", "EndpointStatus")
 _FLOAT_LOCATION_FIELDS = ("Latitude", "Longitude")
 
@@ -50,9 +39,9 @@ _FLOAT_LOCATION_FIELDS = ("Latitude", "Longitude")
 class PayloadLimits:
     """Pinpoint's documented endpoint limits (configurable, defaults from the quotas page)."""
 
-    max_name_chars: int = 50
-    max_value_chars: int = 100
-    max_values_per_attribute: int = 50
+    max_name_chars: int = MAX_ATTRIBUTE_NAME_LENGTH
+    max_value_chars: int = MAX_ATTRIBUTE_VALUE_LENGTH
+    max_values_per_attribute: int = MAX_VALUES_PER_ATTRIBUTE
     max_endpoint_bytes: int = 15 * 1024
 
 
