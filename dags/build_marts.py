@@ -1,9 +1,9 @@
 """Airflow DAG: build the user-profile and segment marts with dbt (through cosmos), then gate them.
 
 - **Triggered by** the assets `raw_clickstream`, `raw_engagement` and `raw_partner` (all three landed).
-- **Runs** the dbt project `dbt_project/` through cosmos (rendered from the prebuilt manifest; watcher mode: one
-  `dbt build` of the models, one Airflow task per model showing its outcome), with `--vars '{as_of: <day>}'`:
-  every model window is relative to the run's day, never the clock. dbt tests run after all models.
+- **Runs** the dbt project `dbt_project/` as one Airflow task per model (cosmos, rendered from the prebuilt
+  manifest), with `--vars '{as_of: <day>}'`: every model window is relative to the run's day, never the clock.
+  dbt tests run after all models (cosmos `AFTER_ALL`).
 - **Gates** the export models with the Great Expectations checkpoint `build_marts` (suites in `expectations/`).
   A failed `fail`-severity check stops here: `marts_gated` is not produced and nothing is exported.
 - **Produces** the asset `marts_gated` (with the run's `as_of`), which triggers `export_pinpoint`.

@@ -2,10 +2,6 @@
 
 - The DAG is rendered from a prebuilt `target/manifest.json` (LoadMode.DBT_MANIFEST): parsing DAGs never runs dbt.
   `make manifest` (part of `make run` and `make test`) builds it with `dbt parse`.
-- Execution mode WATCHER: one producer task runs a single `dbt build` of the models and each model's Airflow task
-  reports that model's outcome, so the UI still shows one task per model. Measured on the sample under
-  `airflow dags test`: build_marts 25 s against 70 s with one dbt invocation per model (ExecutionMode.LOCAL).
-  dbt's tests then run once, after all models (TestBehavior.AFTER_ALL), before the quality gate.
 - dbt runs from its own virtualenv (`EWH_DBT_EXECUTABLE`, default `.venv-dbt/bin/dbt`) as a subprocess, so dbt's
   dependencies never clash with Airflow's.
 - The profile: locally, `dbt_project/profiles.yml` (only env_var() lookups). In production, cosmos builds it from
@@ -38,7 +34,7 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
         project_name=PROFILE_NAME,
     )
     execution = ExecutionConfig(
-        execution_mode=ExecutionMode.WATCHER,
+        execution_mode=ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.SUBPROCESS,
         dbt_executable_path=str(settings.dbt_executable),
     )
