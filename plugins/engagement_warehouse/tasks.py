@@ -102,7 +102,7 @@ def _raise_if_blocked(result: Any) -> None:
 def gate_staged(checkpoint: str, *, as_of: str, run_name: str) -> dict[str, Any]:
     """Run an ingest DAG's checkpoint over the rows that arrived on `as_of`; raise if a `fail` check failed."""
     from engagement_warehouse.quality import run_gate
-    from engagement_warehouse.quality.derive import staged_batches
+    from engagement_warehouse.quality.derive import staged_batches, staged_volume_batch
     from engagement_warehouse.warehouse.duckdb import connect
 
     start = datetime.fromisoformat(as_of)
@@ -113,6 +113,10 @@ def gate_staged(checkpoint: str, *, as_of: str, run_name: str) -> dict[str, Any]
             "arrival_hour >= ? and arrival_hour < ?",
             [start, start + timedelta(days=1)],
         )
+    # Volume against recent runs: the day's rows per table vs the recent landing manifests in the lake.
+    batches["staged_volume"] = staged_volume_batch(
+        Lake.from_settings(get_settings()), batches, date.fromisoformat(as_of)
+    )
     result = run_gate(checkpoint, batches, run_name)
     verdict = _record_gate(checkpoint, as_of, result)
     _raise_if_blocked(result)
@@ -127,18 +131,38 @@ def gate_marts(*, as_of: str, run_name: str) -> dict[str, Any]:
     """
     from engagement_warehouse.dbt_config import manifest_path
     from engagement_warehouse.destinations.export_contract import (
+        ExportContractError,
         find_export_contract,
         find_segment_models,
         load_manifest,
     )
     from engagement_warehouse.quality import run_gate
-    from engagement_warehouse.quality.derive import attribute_catalog, segment_members_sql
+    from engagement_warehouse.quality.derive import (
+        attribute_catalog,
+        export_sources,
+        freshness_limit_hours,
+        latest_arrival_sql,
+        segment_members_sql,
+        source_freshness,
+    )
     from engagement_warehouse.warehouse.duckdb import connect
 
     settings = get_settings()
     manifest = load_manifest(manifest_path(settings))
-    contract = find_export_contract(manifest)
-    segments = find_segment_models(manifest)
+    try:
+        contract = find_export_contract(manifest)
+        segments = find_segment_models(manifest)
+    except ExportContractError as error:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        # A broken contract (e.g. two columns feeding one Pinpoint path) is as blocking as bad data, and
+        # retrying will not fix it: fail loudly, before any frame is read or anything is exported.
+        raise AirflowFailException(
+            f"Quality gate 'build_marts' (run {run_name}) FAILED: the export contract in dbt's manifest "
+            f"({manifest_path(settings)}) is invalid: {error}. Fix the model's column meta `pinpoint` and "
+            "rebuild the manifest; downstream tasks are blocked."
+        ) from error
+    sources_of = [contract.unique_id, *(segment.unique_id for segment in segments)]
     with connect(settings.duckdb_path, read_only=True) as connection:
         batches = {
             "export_endpoint_segment_attributes": connection.execute(f"select * from {contract.relation}").df(),
@@ -148,6 +172,12 @@ def gate_marts(*, as_of: str, run_name: str) -> dict[str, Any]:
             "export_segments": connection.execute(
                 segment_members_sql({segment.segment_name: segment.relation for segment in segments})
             ).df(),
+            # Freshness of the raw tables behind the export (dbt lineage), against the end of the as_of day.
+            "export_source_freshness": source_freshness(
+                connection.execute(latest_arrival_sql(export_sources(manifest, sources_of))).df(),
+                interval_end(date.fromisoformat(as_of)),
+                freshness_limit_hours(),
+            ),
         }
     result = run_gate("build_marts", batches, run_name)
     verdict = _record_gate("build_marts", as_of, result)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engagement_warehouse.quality.derive import attribute_catalog
+from engagement_warehouse.quality.derive import attribute_catalog, source_freshness
 from engagement_warehouse.quality.specs import EXPORT_METRICS, EXPORT_STRING_ATTRIBUTES
 
 from .test_gate_staged import find
@@ -58,15 +59,31 @@ def segments() -> pd.DataFrame:
     )
 
 
+RUN_END = dt.datetime(2026, 11, 2)
+
+
+def latest_arrivals(**hours_before_run_end: float | None) -> pd.DataFrame:
+    """`latest_arrival_sql`'s result: per source, its newest arrival_hour (None: the table is empty)."""
+    hours = {"raw.clickstream_events": 3.0, "raw.pinpoint_events": 1.0, **hours_before_run_end}
+    return pd.DataFrame(
+        {
+            "source_table": list(hours),
+            "latest_arrival_hour": [None if h is None else RUN_END - dt.timedelta(hours=h) for h in hours.values()],
+        }
+    )
+
+
 def marts(
     attributes: pd.DataFrame | None = None,
     catalog: pd.DataFrame | None = None,
     members: pd.DataFrame | None = None,
+    freshness: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     return {
         "export_endpoint_segment_attributes": endpoints() if attributes is None else attributes,
         "export_attribute_catalog": attribute_catalog(CATALOG_PATHS) if catalog is None else catalog,
         "export_segments": segments() if members is None else members,
+        "export_source_freshness": source_freshness(latest_arrivals(), RUN_END, 48) if freshness is None else freshness,
     }
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from engagement_warehouse.quality.derive import message_timeline
+from engagement_warehouse.quality.derive import message_timeline, raw_relation, staged_volume
 
 from .conftest import T0, email_event, pinpoint_events_frame
 
@@ -26,14 +26,19 @@ KEY_OF = {
 MINUTE = dt.timedelta(minutes=1)
 
 
-def batches_for(checkpoint: str, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def batches_for(
+    checkpoint: str, frames: dict[str, pd.DataFrame], volume: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """The checkpoint's batches; `staged_volume` without history (no band) unless `volume` is given."""
+    batches = {asset: frame for asset, frame in frames.items() if CHECKPOINT_OF[asset] == checkpoint}
     if checkpoint == "ingest_engagement":
-        return {
-            "raw_pinpoint_events": frames["raw_pinpoint_events"],
-            "raw_pinpoint_endpoints": frames["raw_pinpoint_endpoints"],
-            "pinpoint_message_timeline": message_timeline(frames["raw_pinpoint_events"]),
-        }
-    return {asset: frame for asset, frame in frames.items() if CHECKPOINT_OF[asset] == checkpoint}
+        batches["pinpoint_message_timeline"] = message_timeline(frames["raw_pinpoint_events"])
+    if volume is None:
+        volume = staged_volume(
+            {raw_relation(asset): len(frame) for asset, frame in batches.items() if asset in CHECKPOINT_OF}, {}, 3.0
+        )
+    batches["staged_volume"] = volume
+    return batches
 
 
 def find(outcomes, expectation_type: str, **kwargs):
@@ -103,14 +108,14 @@ def test_wrong_type_fails(gate, staged_frames, asset, column, bad):
 def test_partner_plaintext_email_key_fails(gate, staged_frames):
     frame = staged_frames["raw_partner_acme_loyalty"]
     frame.loc[0, "email_sha256"] = "jane@example.com"
-    result = gate("ingest_partner", {"raw_partner_acme_loyalty": frame})
+    result = gate("ingest_partner", batches_for("ingest_partner", {"raw_partner_acme_loyalty": frame}))
     [failure] = find(result.failures, "expect_column_values_to_match_regex", column="email_sha256")
     assert failure.sample == ("jane@example.com",)
 
 
 def test_empty_batch_is_a_warning_not_a_failure(gate, staged_frames):
     empty = staged_frames["raw_clickstream_events"].iloc[0:0]
-    result = gate("ingest_clickstream", {"raw_clickstream_events": empty})
+    result = gate("ingest_clickstream", batches_for("ingest_clickstream", {"raw_clickstream_events": empty}))
     assert result.passed, result.summary()
     [warning] = find(result.warnings, "expect_table_row_count_to_be_between")
     assert warning.severity == "warn" and warning.observed_value == 0
@@ -160,3 +165,32 @@ def test_many_deliveries_for_one_message_is_a_warning(gate, staged_frames):
     assert result.passed, result.summary()
     [warning] = find(result.warnings, "expect_column_values_to_be_between", column="delivery_count")
     assert warning.sample == (3,)
+
+
+HISTORY = {"d1": 90, "d2": 100, "d3": 110}
+
+
+@pytest.mark.parametrize(
+    ("rows_today", "column_a", "warns"),
+    [
+        pytest.param(33, "rows_today", True, id="drop below median / 3"),
+        pytest.param(34, "rows_today", False, id="within the band (low)"),
+        pytest.param(300, "max_expected_rows", False, id="within the band (high)"),
+        pytest.param(301, "max_expected_rows", True, id="spike above median * 3"),
+    ],
+)
+def test_volume_against_recent_runs_warns_without_blocking(gate, staged_frames, rows_today, column_a, warns):
+    volume = staged_volume({"raw.clickstream_events": rows_today}, {"raw.clickstream_events": HISTORY}, 3.0)
+    result = gate("ingest_clickstream", batches_for("ingest_clickstream", staged_frames, volume))
+    assert result.passed, result.summary()
+    matches = find(result.warnings, "expect_column_pair_values_a_to_be_greater_than_b", column_A=column_a)
+    assert len(matches) == warns
+    if warns:
+        assert matches[0].asset == "staged_volume" and matches[0].failing_count == 1
+
+
+def test_volume_is_not_compared_without_enough_history(gate, staged_frames):
+    volume = staged_volume({"raw.clickstream_events": 1}, {"raw.clickstream_events": {"d1": 1000, "d2": 1000}}, 3.0)
+    assert volume["min_expected_rows"].isna().all()
+    result = gate("ingest_clickstream", batches_for("ingest_clickstream", staged_frames, volume))
+    assert result.passed and result.warnings == ()

@@ -185,15 +185,209 @@ def staged_batches(
 
     `where` (e.g. `arrival_hour >= ? and arrival_hour < ?`, with `parameters`) restricts each table to the
     run's data interval; every staged table has `arrival_hour`. The message timeline is derived in pandas
-    from the events frame read here, so it covers the same rows.
+    from the events frame read here, so it covers the same rows. `staged_volume` needs the lake's landing
+    manifests: the caller adds it with `staged_volume_batch(lake, batches, day)`.
     """
     assets = specs.checkpoints()[checkpoint]
     clause = f" where {where}" if where else ""
     batches: dict[str, pd.DataFrame] = {}
     for asset in assets:
-        if asset == "pinpoint_message_timeline":
+        if asset in ("pinpoint_message_timeline", "staged_volume"):
             continue
         batches[asset] = con.execute(f"select * from {raw_relation(asset)}{clause}", parameters or []).df()
     if "pinpoint_message_timeline" in assets:
         batches["pinpoint_message_timeline"] = message_timeline(batches["raw_pinpoint_events"])
     return batches
+
+
+FRESHNESS_HOURS_ENV = "EWH_SOURCE_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS = 48.0
+FRESHNESS_COLUMNS = ["source_table", "latest_arrival_hour", "hours_behind", "max_hours_behind"]
+
+
+def freshness_limit_hours(environ: Mapping[str, str] | None = None) -> float:
+    """How old (hours before the run's day end) the newest row of a source behind the export may be.
+
+    `$EWH_SOURCE_FRESHNESS_HOURS`, default 48: a daily feed may skip one day before the export stops.
+    """
+    import os
+
+    raw = (os.environ if environ is None else environ).get(FRESHNESS_HOURS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_FRESHNESS_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ValueError(f"{FRESHNESS_HOURS_ENV}={raw!r} is not a number of hours") from None
+    if hours <= 0:
+        raise ValueError(f"{FRESHNESS_HOURS_ENV}={raw!r} must be positive")
+    return hours
+
+
+def export_sources(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The dbt sources the given models are built from (transitively), from the manifest's lineage.
+
+    Returns sorted `(name, relation, loaded_at_field)` such as `("raw.pinpoint_events",
+    '"raw"."pinpoint_events"', "arrival_hour")`: the raw tables whose freshness the export depends on.
+    The relation is schema-qualified only, so it resolves in the connection's current database.
+    """
+    parent_map: Mapping[str, Sequence[str]] = manifest.get("parent_map") or {}
+    nodes: Mapping[str, Any] = manifest.get("nodes", {})
+    sources: Mapping[str, Any] = manifest.get("sources", {})
+
+    def parents(unique_id: str) -> Sequence[str]:
+        if unique_id in parent_map:
+            return parent_map[unique_id]
+        return nodes.get(unique_id, {}).get("depends_on", {}).get("nodes", [])
+
+    seen: set[str] = set()
+    pending = list(unique_ids)
+    while pending:
+        for parent in parents(pending.pop()):
+            if parent not in seen:
+                seen.add(parent)
+                pending.append(parent)
+    found = []
+    for unique_id in sorted(seen & set(sources)):
+        source = sources[unique_id]
+        table = source.get("identifier") or source["name"]
+        found.append(
+            (
+                f"{source['schema']}.{table}",
+                f'"{source["schema"]}"."{table}"',
+                source.get("loaded_at_field") or "arrival_hour",
+            )
+        )
+    return found
+
+
+def latest_arrival_sql(sources: Sequence[tuple[str, str, str]]) -> str:
+    """Portable SQL: one row per source with its newest load time (`source_table, latest_arrival_hour`)."""
+    if not sources:
+        raise ValueError("latest_arrival_sql needs at least one source")
+    return "\nunion all\n".join(
+        f"select {_sql_literal(name)} as source_table, max({loaded_at}) as latest_arrival_hour from {relation}"
+        for name, relation, loaded_at in sources
+    )
+
+
+def source_freshness(latest: pd.DataFrame, run_end: Any, max_hours: float) -> pd.DataFrame:
+    """The `export_source_freshness` frame from `latest_arrival_sql`'s result.
+
+    `hours_behind` = hours from a source's newest row to `run_end` (the end of the run's as_of day, naive
+    UTC like `arrival_hour`); null when the source has no row at all. `max_hours_behind` repeats the limit
+    on each row so the rule (hours_behind <= max_hours_behind) stays a plain GX column-pair expectation
+    while the limit stays configurable.
+    """
+    import pandas as pd
+
+    frame = latest[["source_table", "latest_arrival_hour"]].copy()
+    frame["source_table"] = frame["source_table"].astype("object")
+    frame["latest_arrival_hour"] = pd.to_datetime(frame["latest_arrival_hour"]).astype("datetime64[us]")
+    behind = pd.Timestamp(run_end) - frame["latest_arrival_hour"]
+    frame["hours_behind"] = (behind.dt.total_seconds() / 3600.0).astype("float64")
+    frame["max_hours_behind"] = float(max_hours)
+    return frame[FRESHNESS_COLUMNS].sort_values("source_table", ignore_index=True)
+
+
+VOLUME_FACTOR_ENV = "EWH_VOLUME_FACTOR"
+DEFAULT_VOLUME_FACTOR = 3.0
+VOLUME_HISTORY_DAYS = 7
+VOLUME_MIN_HISTORY_DAYS = 3
+VOLUME_COLUMNS = [
+    "source_table",
+    "rows_today",
+    "baseline_rows",
+    "history_days",
+    "min_expected_rows",
+    "max_expected_rows",
+]
+
+
+def volume_factor(environ: Mapping[str, str] | None = None) -> float:
+    """How far (as a factor) a day's staged rows may fall below or rise above the recent median before a warning.
+
+    `$EWH_VOLUME_FACTOR`, default 3: fewer than a third, or more than three times, the usual rows.
+    """
+    import os
+
+    raw = (os.environ if environ is None else environ).get(VOLUME_FACTOR_ENV, "").strip()
+    if not raw:
+        return DEFAULT_VOLUME_FACTOR
+    try:
+        factor = float(raw)
+    except ValueError:
+        raise ValueError(f"{VOLUME_FACTOR_ENV}={raw!r} is not a number") from None
+    if factor <= 1:
+        raise ValueError(f"{VOLUME_FACTOR_ENV}={raw!r} must be greater than 1")
+    return factor
+
+
+def landed_rows_by_day(lake: Any, source: str, day: Any, history_days: int = VOLUME_HISTORY_DAYS) -> dict[str, int]:
+    """Rows staged per logical day over the `history_days` days before `day`, from the landing manifests.
+
+    Reads `manifests/landing/<source>/<day>/*.json` (one per landing run: reruns add their rows, usually 0)
+    through `lake` (an engagement_warehouse.lake.Lake). Days without any manifest are left out, so a new
+    source or a gap in the history does not count as a day with zero rows.
+    """
+    from datetime import timedelta
+
+    totals: dict[str, int] = {}
+    for back in range(1, history_days + 1):
+        logical = (day - timedelta(days=back)).isoformat()
+        objects = [o for o in lake.list_objects(f"manifests/landing/{source}/{logical}/") if o.key.endswith(".json")]
+        if objects:
+            totals[logical] = sum(int(json.loads(lake.read_bytes(o.key)).get("rows_staged", 0)) for o in objects)
+    return totals
+
+
+def staged_volume(
+    rows_today: Mapping[str, int],
+    history: Mapping[str, Mapping[str, int]],
+    factor: float,
+    min_history_days: int = VOLUME_MIN_HISTORY_DAYS,
+) -> pd.DataFrame:
+    """The `staged_volume` frame: per staged table, the day's rows against the median of recent days.
+
+    `rows_today`: table -> rows staged for the run's day; `history`: table -> {day: rows} (landed_rows_by_day).
+    The expected band is [median / factor, median * factor]; it is null (nothing to compare) while fewer than
+    `min_history_days` days of history exist, e.g. right after a backfill.
+    """
+    import pandas as pd
+
+    rows = []
+    for table in sorted(rows_today):
+        days = list(history.get(table, {}).values())
+        baseline = float(pd.Series(days, dtype="float64").median()) if len(days) >= min_history_days else None
+        rows.append(
+            {
+                "source_table": table,
+                "rows_today": int(rows_today[table]),
+                "baseline_rows": baseline,
+                "history_days": len(days),
+                "min_expected_rows": None if baseline is None else baseline / factor,
+                "max_expected_rows": None if baseline is None else baseline * factor,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=VOLUME_COLUMNS)
+    frame["source_table"] = frame["source_table"].astype("object")
+    frame["rows_today"] = frame["rows_today"].astype("int64")
+    frame["history_days"] = frame["history_days"].astype("int64")
+    for column in ("baseline_rows", "min_expected_rows", "max_expected_rows"):
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def staged_volume_batch(lake: Any, batches: Mapping[str, pd.DataFrame], day: Any) -> pd.DataFrame:
+    """`staged_volume` for the staged assets among `batches` (each frame = the day's rows of one table)."""
+    from engagement_warehouse.sources import all_sources
+
+    source_of = {f"raw_{source.table}": source.name for source in all_sources()}
+    rows_today: dict[str, int] = {}
+    history: dict[str, dict[str, int]] = {}
+    for asset, frame in batches.items():
+        if asset in source_of:
+            table = raw_relation(asset)
+            rows_today[table] = len(frame)
+            history[table] = landed_rows_by_day(lake, source_of[asset], day)
+    return staged_volume(rows_today, history, volume_factor())

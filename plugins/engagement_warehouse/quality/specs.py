@@ -470,6 +470,83 @@ def _segments_suite() -> SuiteSpec:
     )
 
 
+def _staged_volume_suite() -> SuiteSpec:
+    name = "staged_volume"
+    return SuiteSpec(
+        name=name,
+        description=(
+            "One row per staged table of the ingest DAG: the day's staged rows against the median of the recent "
+            "landing manifests (quality.derive.staged_volume_batch); no band until 3 days of history exist."
+        ),
+        expectations=(
+            expectation(
+                "expect_table_columns_to_match_set",
+                f"{name} has the volume columns",
+                column_set=[
+                    "source_table",
+                    "rows_today",
+                    "baseline_rows",
+                    "history_days",
+                    "min_expected_rows",
+                    "max_expected_rows",
+                ],
+                exact_match=True,
+            ),
+            expectation(
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                "the day's staged rows did not drop below the recent median divided by EWH_VOLUME_FACTOR (default 3)",
+                severity="warn",
+                column_A="rows_today",
+                column_B="min_expected_rows",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+            expectation(
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                "the day's staged rows did not spike above the recent median times EWH_VOLUME_FACTOR (default 3)",
+                severity="warn",
+                column_A="max_expected_rows",
+                column_B="rows_today",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+        ),
+    )
+
+
+def _source_freshness_suite() -> SuiteSpec:
+    name = "export_source_freshness"
+    return SuiteSpec(
+        name=name,
+        description=(
+            "One row per raw table behind the export models (dbt lineage), with its newest arrival_hour and "
+            "how many hours it lies before the end of the run's as_of day (quality.derive.source_freshness)."
+        ),
+        expectations=(
+            expectation(
+                "expect_table_columns_to_match_set",
+                f"{name} has the freshness columns",
+                column_set=["source_table", "latest_arrival_hour", "hours_behind", "max_hours_behind"],
+                exact_match=True,
+            ),
+            expectation(
+                "expect_column_values_to_not_be_null",
+                "every source behind the export has landed rows",
+                column="latest_arrival_hour",
+            ),
+            expectation(
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                "every source behind the export received rows within the freshness limit before the run's day "
+                "end (max_hours_behind >= hours_behind; limit: EWH_SOURCE_FRESHNESS_HOURS, default 48)",
+                column_A="max_hours_behind",
+                column_B="hours_behind",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+        ),
+    )
+
+
 def all_suites() -> dict[str, SuiteSpec]:
     """Every suite, by name (= the asset it guards)."""
     suites = [
@@ -489,6 +566,8 @@ def all_suites() -> dict[str, SuiteSpec]:
         _export_attributes_suite(),
         _attribute_catalog_suite(),
         _segments_suite(),
+        _source_freshness_suite(),
+        _staged_volume_suite(),
     ]
     return {suite.name: suite for suite in suites}
 
@@ -497,8 +576,18 @@ def checkpoints() -> dict[str, tuple[str, ...]]:
     """Checkpoint name (one per DAG) -> the assets it validates, in order."""
     partner_assets = tuple(name for name in all_suites() if name.startswith("raw_partner_"))
     return {
-        "ingest_clickstream": ("raw_clickstream_events",),
-        "ingest_engagement": ("raw_pinpoint_events", "raw_pinpoint_endpoints", "pinpoint_message_timeline"),
-        "ingest_partner": partner_assets,
-        "build_marts": ("export_endpoint_segment_attributes", "export_attribute_catalog", "export_segments"),
+        "ingest_clickstream": ("raw_clickstream_events", "staged_volume"),
+        "ingest_engagement": (
+            "raw_pinpoint_events",
+            "raw_pinpoint_endpoints",
+            "pinpoint_message_timeline",
+            "staged_volume",
+        ),
+        "ingest_partner": (*partner_assets, "staged_volume"),
+        "build_marts": (
+            "export_endpoint_segment_attributes",
+            "export_attribute_catalog",
+            "export_segments",
+            "export_source_freshness",
+        ),
     }
