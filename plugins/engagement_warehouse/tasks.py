@@ -139,6 +139,7 @@ def gate_marts(*, as_of: str, run_name: str) -> dict[str, Any]:
     from engagement_warehouse.quality import run_gate
     from engagement_warehouse.quality.derive import (
         attribute_catalog,
+        declared_freshness_hours,
         export_sources,
         freshness_limit_hours,
         latest_arrival_sql,
@@ -177,6 +178,7 @@ def gate_marts(*, as_of: str, run_name: str) -> dict[str, Any]:
                 connection.execute(latest_arrival_sql(export_sources(manifest, sources_of))).df(),
                 interval_end(date.fromisoformat(as_of)),
                 freshness_limit_hours(),
+                declared_freshness_hours(manifest),
             ),
         }
     result = run_gate("build_marts", batches, run_name)

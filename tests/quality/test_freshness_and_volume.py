@@ -11,6 +11,7 @@ from engagement_warehouse.lake import Lake
 from engagement_warehouse.quality.derive import (
     DEFAULT_FRESHNESS_HOURS,
     DEFAULT_VOLUME_FACTOR,
+    declared_freshness_hours,
     export_sources,
     freshness_limit_hours,
     landed_rows_by_day,
@@ -54,6 +55,26 @@ def test_export_sources_fall_back_to_depends_on_without_a_parent_map():
     manifest = lineage_manifest()
     del manifest["parent_map"]
     assert [name for name, _, _ in export_sources(manifest, ["model.p.unrelated"])] == ["raw.c"]
+
+
+def test_each_source_keeps_the_freshness_dbt_declares_for_it():
+    manifest = lineage_manifest()
+    manifest["sources"]["source.p.raw.a"]["freshness"] = {"error_after": {"count": 8, "period": "day"}}
+    manifest["sources"]["source.p.raw.b"]["freshness"] = {"error_after": {"count": None, "period": None}}
+    limits = declared_freshness_hours(manifest)
+    assert limits == {"raw.a_table": 192.0}  # b declares none: it falls back to the global limit
+    latest = (
+        duckdb.connect()
+        .execute(
+            "select * from (values ('raw.a_table', timestamp '2026-11-16 00:00'), ('raw.b', timestamp '2026-11-16 00:00'))"
+            " as t(source_table, latest_arrival_hour)"
+        )
+        .df()
+    )
+    frame = source_freshness(latest, dt.datetime(2026, 11, 23), 48.0, limits)
+    by_table = dict(zip(frame["source_table"], frame["max_hours_behind"], strict=True))
+    assert by_table == {"raw.a_table": 192.0, "raw.b": 48.0}
+    assert list(frame["hours_behind"]) == [168.0, 168.0]  # a weekly feed passes, the daily one is late
 
 
 def test_latest_arrival_sql_and_frame_on_duckdb():

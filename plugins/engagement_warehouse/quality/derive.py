@@ -271,13 +271,35 @@ def latest_arrival_sql(sources: Sequence[tuple[str, str, str]]) -> str:
     )
 
 
-def source_freshness(latest: pd.DataFrame, run_end: Any, max_hours: float) -> pd.DataFrame:
+_PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
+
+
+def declared_freshness_hours(manifest: Mapping[str, Any]) -> dict[str, float]:
+    """Each dbt source's `freshness.error_after`, in hours, keyed like `export_sources` names (`raw.<table>`).
+
+    The freshness contract of a source lives once, in dbt's sources.yml (a weekly partner feed declares a week);
+    the gate reads it from the manifest. Sources without one fall back to `freshness_limit_hours()`.
+    """
+    limits: dict[str, float] = {}
+    for source in (manifest.get("sources") or {}).values():
+        error_after = ((source.get("freshness") or {}).get("error_after")) or {}
+        count, period = error_after.get("count"), error_after.get("period")
+        if count is None or period not in _PERIOD_HOURS:
+            continue
+        table = source.get("identifier") or source["name"]
+        limits[f"{source['schema']}.{table}"] = float(count) * _PERIOD_HOURS[period]
+    return limits
+
+
+def source_freshness(
+    latest: pd.DataFrame, run_end: Any, max_hours: float, per_source: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """The `export_source_freshness` frame from `latest_arrival_sql`'s result.
 
     `hours_behind` = hours from a source's newest row to `run_end` (the end of the run's as_of day, naive
-    UTC like `arrival_hour`); null when the source has no row at all. `max_hours_behind` repeats the limit
-    on each row so the rule (hours_behind <= max_hours_behind) stays a plain GX column-pair expectation
-    while the limit stays configurable.
+    UTC like `arrival_hour`); null when the source has no row at all. `max_hours_behind` is each source's own
+    limit (`per_source`, from dbt's declared freshness) or `max_hours`, repeated on each row so the rule
+    (hours_behind <= max_hours_behind) stays a plain GX column-pair expectation.
     """
     import pandas as pd
 
@@ -286,7 +308,9 @@ def source_freshness(latest: pd.DataFrame, run_end: Any, max_hours: float) -> pd
     frame["latest_arrival_hour"] = pd.to_datetime(frame["latest_arrival_hour"]).astype("datetime64[us]")
     behind = pd.Timestamp(run_end) - frame["latest_arrival_hour"]
     frame["hours_behind"] = (behind.dt.total_seconds() / 3600.0).astype("float64")
-    frame["max_hours_behind"] = float(max_hours)
+    limits = per_source or {}
+    frame["max_hours_behind"] = [float(limits.get(name, max_hours)) for name in frame["source_table"]]
+    frame["max_hours_behind"] = frame["max_hours_behind"].astype("float64")
     return frame[FRESHNESS_COLUMNS].sort_values("source_table", ignore_index=True)
 
 
