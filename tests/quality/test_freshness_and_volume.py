@@ -66,8 +66,8 @@ def test_each_source_keeps_the_freshness_dbt_declares_for_it():
     latest = (
         duckdb.connect()
         .execute(
-            "select * from (values ('raw.a_table', timestamp '2026-11-16 00:00'), ('raw.b', timestamp '2026-11-16 00:00'))"
-            " as t(source_table, latest_arrival_hour)"
+            "select * from (values ('raw.a_table', timestamp '2026-11-16 00:00'),"
+            " ('raw.b', timestamp '2026-11-16 00:00')) as t(source_table, latest_arrival_hour)"
         )
         .df()
     )

@@ -21,6 +21,14 @@ from typing import Any, Literal
 import pyarrow as pa
 import yaml
 
+from engagement_warehouse.pinpoint_facts import (
+    CHANNEL_TYPES,
+    E164_PATTERN,
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_CUSTOM_ATTRIBUTES,
+    MAX_VALUES_PER_ATTRIBUTE,
+)
 from engagement_warehouse.sources.staged_schemas import (
     CLICKSTREAM_EVENTS,
     LINEAGE_FIELDS,
@@ -37,28 +45,9 @@ DATASOURCE_NAME = "engagement_warehouse"
 BATCH_DEFINITION_NAME = "whole_frame"
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "sources" / "contracts"
 
-# Pinpoint limits (reference/pinpoint.md).
-MAX_ATTRIBUTE_VALUE_LENGTH = 100
-MAX_VALUES_PER_ATTRIBUTE = 50
-MAX_ATTRIBUTE_NAME_LENGTH = 50
-MAX_CUSTOM_ATTRIBUTES = 250
-E164_REGEX = r"^\+[1-9]\d{1,14}$"
+# Pinpoint limits (reference/pinpoint.md), shared with landing and the exporter.
+E164_REGEX = E164_PATTERN
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-CHANNEL_TYPES = (
-    "PUSH",
-    "GCM",
-    "APNS",
-    "APNS_SANDBOX",
-    "APNS_VOIP",
-    "APNS_VOIP_SANDBOX",
-    "ADM",
-    "SMS",
-    "VOICE",
-    "EMAIL",
-    "BAIDU",
-    "CUSTOM",
-    "IN_APP",
-)
 
 # pandas dtype names accepted per logical type (what duckdb's `.df()` and hand-built frames produce).
 # Strings include `object`: a VARCHAR column whose values are all NULL comes back as object dtype.
@@ -304,7 +293,7 @@ def _export_attributes_suite() -> SuiteSpec:
             "expect_column_values_to_be_in_set",
             "channel_type is a Pinpoint ChannelType",
             column="channel_type",
-            value_set=list(CHANNEL_TYPES),
+            value_set=sorted(CHANNEL_TYPES),
         ),
         expectation(
             "expect_column_values_to_match_regex",
