@@ -512,10 +512,14 @@ class PinpointBackend:
         running = [j for j in self._jobs("import_jobs", app_id) if j["JobStatus"] not in TERMINAL]
         if len(running) >= self.max_concurrent_import_jobs:
             raise ApiError(429, "TooManyRequestsException", "Too many concurrent import jobs")
+        return self._create_job("import_jobs", "IMPORT", app_id, body)
+
+    def _create_job(self, table: str, job_type: str, app_id: str, body: Any) -> dict[str, Any]:
+        """A new import or export job in state CREATED (it advances as callers poll it)."""
         job = {
             "ApplicationId": app_id,
             "Id": _new_id(),
-            "Type": "IMPORT",
+            "Type": job_type,
             "JobStatus": "CREATED",
             "CreationDate": now_iso(),
             "Definition": dict(body),
@@ -525,7 +529,7 @@ class PinpointBackend:
             "TotalProcessed": 0,
             "TotalFailures": 0,
         }
-        self._insert_job("import_jobs", job)
+        self._insert_job(table, job)
         return job
 
     def op_GetImportJob(self, params: dict[str, str], body: Any) -> dict[str, Any]:
@@ -650,21 +654,7 @@ class PinpointBackend:
             segment = self._segment(app_id, body["SegmentId"])
             if segment["SegmentType"] != "IMPORT":
                 raise bad_request("The sandbox exports imported segments only (dimensions are not evaluated)")
-        job = {
-            "ApplicationId": app_id,
-            "Id": _new_id(),
-            "Type": "EXPORT",
-            "JobStatus": "CREATED",
-            "CreationDate": now_iso(),
-            "Definition": dict(body),
-            "TotalPieces": 0,
-            "CompletedPieces": 0,
-            "FailedPieces": 0,
-            "TotalProcessed": 0,
-            "TotalFailures": 0,
-        }
-        self._insert_job("export_jobs", job)
-        return job
+        return self._create_job("export_jobs", "EXPORT", app_id, body)
 
     def op_GetExportJob(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         row = self._job("export_jobs", params["ApplicationId"], params["JobId"])
