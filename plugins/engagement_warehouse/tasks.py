@@ -64,7 +64,7 @@ def register_sources(source_names: list[str], partitions: dict[str, list[str]] |
     """Make each source's warehouse `raw` table show its staged rows; returns row counts per table.
 
     `partitions`: per source, the staged partitions the landing run touched (None: everything staged, e.g. the
-    first load after switching targets). DuckDB always rebuilds from everything staged.
+    first load after switching targets): each loader replaces only the touched partitions.
     """
     settings = get_settings()
     lake = Lake.from_settings(settings)

@@ -110,3 +110,9 @@ def staged_lake(s3_lake: Lake) -> tuple[Lake, dict[str, list[str]]]:
 def stage_source() -> object:
     """`stage(lake, source, partitions=2)` as a fixture, for lakes the test builds itself."""
     return stage
+
+
+@pytest.fixture
+def make_rows() -> object:
+    """`sample_rows(source, start, count)` as a fixture, for tests that write their own staged files."""
+    return sample_rows

@@ -37,7 +37,9 @@ def test_every_loader_shares_the_interface(loader: type[WarehouseLoader]) -> Non
     assert inspect.signature(loader.register) == inspect.signature(WarehouseLoader.register)
 
 
-def test_duckdb_accepts_a_partition_list_and_still_rebuilds_everything(tmp_path: Path, stage_source: Any) -> None:
+def test_duckdb_builds_a_missing_table_from_everything_staged_even_given_partitions(
+    tmp_path: Path, stage_source: Any
+) -> None:
     lake_root = tmp_path / "lake"
     lake_root.mkdir()
     lake = Lake(lake_root.as_uri())

@@ -1,8 +1,8 @@
 """The loader interface, and what the SQL targets (Redshift, Athena) share: staged partitions and SQL templates.
 
-Every target makes `raw.<source.table>` show the staged rows of a source. DuckDB rebuilds the whole table;
-Redshift and Athena work per staged partition (`staged/<source>/dt=YYYY-MM-DD[/hour=HH]/`), so the landing run
-hands them the partitions it touched and a daily run does not reload the whole history.
+Every target makes `raw.<source.table>` show the staged rows of a source, and works per staged partition
+(`staged/<source>/dt=YYYY-MM-DD[/hour=HH]/`): the landing run hands the loader the partitions it touched, so a
+daily run does not reload the whole history.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class WarehouseLoader(ABC):
 
         `partitions`: the staged partitions the landing run touched, as the landing manifest lists them
         (`staged/<source>/dt=YYYY-MM-DD[/hour=HH]`, or just `dt=...[/hour=HH]`); None = everything staged.
-        A target may reload more than asked (DuckDB always rebuilds the whole table), never less.
+        A target may reload more than asked (DuckDB rebuilds a table that does not exist yet), never less.
         """
 
 
