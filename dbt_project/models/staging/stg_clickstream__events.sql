@@ -1,4 +1,9 @@
 {{ config(**incremental_event_config('message_id', 'event_at')) }}
+{#- Each JSON column is parsed once (json_texts), then its scalars are read by path (json_text_at). -#}
+{%- set property_paths = [
+    'product_id', 'category', 'price', 'revenue', 'total', 'order_id', 'quantity', 'cart_id', 'checkout_id',
+    'path', 'session_id'] -%}
+{%- set context_paths = ['page.path', 'device.type', 'location.country', 'session_id', 'sessionId', 'traits.email'] -%}
 
 with
 
@@ -28,6 +33,16 @@ deduplicated as (
 
 ),
 
+parsed as (
+
+    select
+        *,
+        {{ json_texts('properties', property_paths) }} as property_values,
+        {{ json_texts('context', context_paths) }} as context_values
+    from deduplicated
+
+),
+
 renamed as (
 
     select
@@ -42,29 +57,39 @@ renamed as (
         original_timestamp as original_at,
         sent_at,
         received_at,
-        {{ json_text('properties', 'product_id') }} as product_id,
-        lower({{ json_text('properties', 'category') }}) as category,
-        {{ safe_number(json_text('properties', 'price'), dbt.type_float()) }} as price,
+        {{ json_text_at('property_values', property_paths, 'product_id') }} as product_id,
+        lower({{ json_text_at('property_values', property_paths, 'category') }}) as category,
+        {{ safe_number(json_text_at('property_values', property_paths, 'price'), dbt.type_float()) }} as price,
         {{ safe_number(
-            'coalesce(' ~ json_text('properties', 'revenue') ~ ', ' ~ json_text('properties', 'total') ~ ')',
+            'coalesce(' ~ json_text_at('property_values', property_paths, 'revenue') ~ ', '
+            ~ json_text_at('property_values', property_paths, 'total') ~ ')',
             dbt.type_float()) }} as revenue,
-        {{ json_text('properties', 'order_id') }} as order_id,
-        {{ safe_number(json_text('properties', 'quantity'), dbt.type_bigint()) }} as quantity,
-        coalesce({{ json_text('properties', 'cart_id') }}, {{ json_text('properties', 'checkout_id') }}) as cart_id,
-        coalesce({{ json_text('context', 'page.path') }}, {{ json_text('properties', 'path') }}) as page_path,
-        lower({{ json_text('context', 'device.type') }}) as device_type,
-        upper({{ json_text('context', 'location.country') }}) as country,
+        {{ json_text_at('property_values', property_paths, 'order_id') }} as order_id,
+        {{ safe_number(json_text_at('property_values', property_paths, 'quantity'), dbt.type_bigint()) }} as quantity,
         coalesce(
-            {{ json_text('context', 'session_id') }},
-            {{ json_text('context', 'sessionId') }},
-            {{ json_text('properties', 'session_id') }}
+            {{ json_text_at('property_values', property_paths, 'cart_id') }},
+            {{ json_text_at('property_values', property_paths, 'checkout_id') }}
+        ) as cart_id,
+        coalesce(
+            {{ json_text_at('context_values', context_paths, 'page.path') }},
+            {{ json_text_at('property_values', property_paths, 'path') }}
+        ) as page_path,
+        lower({{ json_text_at('context_values', context_paths, 'device.type') }}) as device_type,
+        upper({{ json_text_at('context_values', context_paths, 'location.country') }}) as country,
+        coalesce(
+            {{ json_text_at('context_values', context_paths, 'session_id') }},
+            {{ json_text_at('context_values', context_paths, 'sessionId') }},
+            {{ json_text_at('property_values', property_paths, 'session_id') }}
         ) as client_session_id,
-        coalesce({{ json_text('traits', 'email') }}, {{ json_text('context', 'traits.email') }}) as email,
+        coalesce(
+            {{ json_text('traits', 'email') }},
+            {{ json_text_at('context_values', context_paths, 'traits.email') }}
+        ) as email,
         properties,
         source_key,
         source_line,
         arrival_hour
-    from deduplicated
+    from parsed
 
 ),
 

@@ -4,6 +4,11 @@
     send must still fall inside the reprocessed window.
 -#}
 {{ config(**incremental_event_config('event_id', 'occurred_at')) }}
+{#- Each JSON column is parsed once (json_texts), then its scalars are read by path (json_text_at). -#}
+{%- set attribute_paths = [
+    'channel_type', 'delivery_type', 'journey_activity_type', 'campaign_id', 'journey_id', 'treatment_id',
+    'message_id', 'feedback'] -%}
+{%- set facet_paths = ['email_channel.mail_event.mail.message_id', 'email_channel.mail_event.click.link'] -%}
 
 with
 
@@ -33,6 +38,16 @@ deduplicated as (
 
 ),
 
+parsed as (
+
+    select
+        *,
+        {{ json_texts('attributes', attribute_paths) }} as attribute_values,
+        {{ json_texts('facets', facet_paths) }} as facet_values
+    from deduplicated
+
+),
+
 renamed as (
 
     select
@@ -50,9 +65,9 @@ renamed as (
             when substring(event_type, 1, 5) = '_SMS.' then 'SMS'
             when substring(event_type, 1, 10) = '_campaign.' or substring(event_type, 1, 9) = '_journey.'
                 then coalesce(
-                        upper({{ json_text('attributes', 'channel_type') }}),
-                        upper({{ json_text('attributes', 'delivery_type') }}),
-                        upper({{ json_text('attributes', 'journey_activity_type') }}),
+                        upper({{ json_text_at('attribute_values', attribute_paths, 'channel_type') }}),
+                        upper({{ json_text_at('attribute_values', attribute_paths, 'delivery_type') }}),
+                        upper({{ json_text_at('attribute_values', attribute_paths, 'journey_activity_type') }}),
                         'UNKNOWN'
                     )
             else 'APP'
@@ -76,17 +91,17 @@ renamed as (
             when '_journey.send' then 'journey_send'
             else 'other'
         end as engagement_event,
-        {{ json_text('attributes', 'campaign_id') }} as campaign_id,
-        {{ json_text('attributes', 'journey_id') }} as journey_id,
-        {{ json_text('attributes', 'treatment_id') }} as treatment_id,
+        {{ json_text_at('attribute_values', attribute_paths, 'campaign_id') }} as campaign_id,
+        {{ json_text_at('attribute_values', attribute_paths, 'journey_id') }} as journey_id,
+        {{ json_text_at('attribute_values', attribute_paths, 'treatment_id') }} as treatment_id,
         coalesce(
-            {{ json_text('attributes', 'message_id') }},
-            {{ json_text('facets', 'email_channel.mail_event.mail.message_id') }}
+            {{ json_text_at('attribute_values', attribute_paths, 'message_id') }},
+            {{ json_text_at('facet_values', facet_paths, 'email_channel.mail_event.mail.message_id') }}
         ) as message_id,
         case when event_type = '_email.click' then
                 coalesce(
-                    {{ json_text('facets', 'email_channel.mail_event.click.link') }},
-                    {{ json_text('attributes', 'feedback') }}
+                    {{ json_text_at('facet_values', facet_paths, 'email_channel.mail_event.click.link') }},
+                    {{ json_text_at('attribute_values', attribute_paths, 'feedback') }}
                 )
         end as click_link,
         session_id,
@@ -98,7 +113,7 @@ renamed as (
         source_key,
         source_line,
         arrival_hour
-    from deduplicated
+    from parsed
 
 ),
 
