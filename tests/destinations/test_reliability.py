@@ -283,7 +283,8 @@ def test_rerun_of_the_same_logical_date_sends_nothing_and_reuses_the_segment(
     assert conn.execute("select * from ewh_sync.endpoint_state order by endpoint_id").fetchall() == state_before
     assert [s["Id"] for s in server.store.segments(APP_ID)] == [segment["Id"]]
     jobs = server.store.import_jobs(APP_ID)
-    assert [j["Definition"].get("SegmentId") for j in jobs[1:]] == [segment["Id"]] * 2
+    # The retry of the same run waits on the job that run started; the manual rerun imports into the segment.
+    assert [j["Definition"].get("SegmentId") for j in jobs[1:]] == [segment["Id"]]
     assert_all_delivered_once(conn, server, N_ENDPOINTS)
 
 

@@ -9,7 +9,7 @@ from botocore.stub import ANY, Stubber
 from engagement_warehouse.destinations.base import Outcome
 from engagement_warehouse.destinations.export_contract import find_segment_models
 from engagement_warehouse.destinations.pinpoint.import_files import write_segment_files
-from engagement_warehouse.destinations.pinpoint.jobs import wait_for_import_job
+from engagement_warehouse.destinations.pinpoint.jobs import summarize_import_job, wait_for_import_job
 from engagement_warehouse.destinations.pinpoint.sync import (
     export_segments,
     record_segment_import_result,
@@ -191,6 +191,40 @@ def test_segment_id_resolved_from_first_job_and_blocked_while_it_runs(conn, mani
         handle = start_segment_import(conn, pinpoint_client, APP_ID, ROLE_ARN, export, "run-3")
         stub.assert_no_pending_responses()
     assert handle.segment_id == "seg-9"
+
+
+def test_a_retry_in_the_same_run_waits_for_the_job_it_started(conn, manifest_path, tmp_path, pinpoint_client):
+    """A retried import task (its success report was lost, or its worker died) never imports the segment twice."""
+    lake = (tmp_path / "lake").as_uri()
+    (export,) = export_segments(conn, manifest_path, APP_ID, "run-1", LOGICAL_DATE, lake_url=lake)
+    with Stubber(pinpoint_client) as stub:
+        stub.add_response("create_import_job", job_response("job-1", "CREATED"))
+        first = start_segment_import(conn, pinpoint_client, APP_ID, ROLE_ARN, export, "run-1")
+        retried = start_segment_import(conn, pinpoint_client, APP_ID, ROLE_ARN, export, "run-1")  # no API call
+        stub.assert_no_pending_responses()
+    assert retried.job_id == first.job_id == "job-1"
+    # The job completed and was recorded: a retry after that still waits on (and re-reads) the same job.
+    record_segment_import_result(
+        conn,
+        APP_ID,
+        "run-1",
+        export.segment_model,
+        export.segment_name,
+        summarize_import_job(job_response("job-1", "COMPLETED", "seg-1")["ImportJobResponse"]),
+    )
+    assert start_segment_import(conn, pinpoint_client, APP_ID, ROLE_ARN, export, "run-1").job_id == "job-1"
+    # A failed job is not resumed: the retry starts a new one.
+    record_segment_import_result(
+        conn,
+        APP_ID,
+        "run-1",
+        export.segment_model,
+        export.segment_name,
+        summarize_import_job(job_response("job-1", "FAILED")["ImportJobResponse"]),
+    )
+    with Stubber(pinpoint_client) as stub:
+        stub.add_response("create_import_job", job_response("job-2", "CREATED"))
+        assert start_segment_import(conn, pinpoint_client, APP_ID, ROLE_ARN, export, "run-1").job_id == "job-2"
 
 
 def test_completed_with_failures_warns_or_fails_by_setting(conn):

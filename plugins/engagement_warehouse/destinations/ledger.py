@@ -200,6 +200,26 @@ def write_segment_item(
     )
 
 
+def started_segment_job(
+    conn: duckdb.DuckDBPyConnection, run_id: str, destination: str, segment_model: str
+) -> tuple[str, str | None] | None:
+    """(job id, segment id) of the import job this run already started for a segment, unless that job failed.
+
+    A retried task (a crashed worker, or Airflow retrying a task whose success report was lost) resumes
+    waiting on this job instead of importing the same segment a second time.
+    """
+    ensure_sync_schema(conn)
+    row = conn.execute(
+        f"""
+        select job_id, segment_id from {SCHEMA}.sync_items
+        where run_id = ? and destination = ? and item_type = 'segment' and item_id = ?
+          and job_id is not null and outcome in ('started', 'accepted')
+        """,
+        [run_id, destination, segment_model],
+    ).fetchone()
+    return (str(row[0]), row[1]) if row else None
+
+
 def last_segment_rows(conn: duckdb.DuckDBPyConnection, destination: str, segment_model: str) -> int | None:
     """Members in the last accepted (imported) version of a segment, for dry-run size changes."""
     ensure_sync_schema(conn)

@@ -280,9 +280,19 @@ def start_segment_import(
     """CreateImportJob for one exported segment; returns None when it must wait (defining job running).
 
     First import: `DefineSegment=True` + `SegmentName`; the registry remembers the job, and the segment
-    id once known. Later imports: `SegmentId`, so reruns never multiply segments.
+    id once known. Later imports: `SegmentId`, so reruns never multiply segments. A retry within the same
+    run gets the job that run already started (unless it failed), so a segment is imported once per run.
     """
     destination = destination_name(application_id)
+    started = ledger.started_segment_job(conn, run_id, destination, export.segment_model)
+    if started is not None:
+        job_id, segment_id = started
+        log.info(
+            "segment %s: this run already started import job %s; waiting for it instead of importing again",
+            export.segment_model,
+            job_id,
+        )
+        return SegmentImportHandle(export.segment_model, export.segment_name, job_id, segment_id, export.rows)
     segment_id, blocking_job = _resolve_segment_id(conn, client, application_id, export.segment_model)
     if blocking_job:
         reason = f"segment still being defined by import job {blocking_job}: not imported again"
