@@ -42,7 +42,14 @@ import pyarrow.parquet as pq
 
 from engagement_warehouse.lake import Lake, LakeObject
 from engagement_warehouse.sources.base import ObjectContext, Source
-from engagement_warehouse.sources.readers import GZIP_MAGIC, QUARANTINE_TEXT_LIMIT, ObjectError, RowError
+from engagement_warehouse.sources.readers import (
+    GZIP_MAGIC,
+    MAX_FIELD_BYTES,
+    QUARANTINE_TEXT_LIMIT,
+    ObjectError,
+    RowError,
+    check_field_sizes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,8 @@ def parse_object(lake: Lake, source: Source, obj: LakeObject, partition_at: date
                     continue
                 try:
                     row = to_row(raw.record or {}, context)
+                    if len(raw.text) * 4 > MAX_FIELD_BYTES:  # only a long record can hold a too-long field
+                        check_field_sizes(row)
                 except RowError as error:
                     refused.append((obj.key, raw.number, error.reason, error.detail, raw.text))
                     continue

@@ -20,6 +20,9 @@ import orjson
 import pyarrow.parquet as pq
 
 MAX_LINE_BYTES = 1024 * 1024  # a line over 1 MB is refused: no producer of ours writes one
+# A staged text value over this many UTF-8 bytes is refused: it is Redshift's widest VARCHAR, and one longer value
+# would fail the COPY of its whole partition. Every target gets the same rows, so the rule applies everywhere.
+MAX_FIELD_BYTES = 65535
 QUARANTINE_TEXT_LIMIT = 64 * 1024  # how much of a refused line the quarantine keeps
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -34,6 +37,7 @@ REASON_CODES: dict[str, str] = {
     "plaintext_email_in_hashed_column": "a plaintext email where the contract expects SHA-256 hex (never hashed here)",
     # one line or record
     "line_too_long": "a line over MAX_LINE_BYTES (1 MiB)",
+    "field_too_long": "a field whose staged text is over MAX_FIELD_BYTES (65,535 bytes, Redshift's widest VARCHAR)",
     "not_utf8": "a JSON line that is not valid UTF-8",
     "malformed_json": "a line that is not RFC 8259 JSON (NaN, lone surrogates and truncation included)",
     "not_an_object": "a JSON line that is valid JSON but not an object",
@@ -65,6 +69,15 @@ class RowError(Exception):
 
 class ObjectError(RowError):
     """The whole object is refused (e.g. plaintext emails in a hashed column): every record is quarantined."""
+
+
+def check_field_sizes(row: dict[str, Any]) -> None:
+    """Refuse a row holding a text value over MAX_FIELD_BYTES UTF-8 bytes (reason `field_too_long`)."""
+    for name, value in row.items():
+        if isinstance(value, str) and len(value) * 4 > MAX_FIELD_BYTES:  # cheap bound first: <= 4 bytes a char
+            size = len(value.encode("utf-8"))
+            if size > MAX_FIELD_BYTES:
+                raise RowError("field_too_long", f"{name} is {size:,} bytes; the limit is {MAX_FIELD_BYTES:,}")
 
 
 @dataclass(frozen=True)
