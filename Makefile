@@ -26,6 +26,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__PARALLELISM ?= 4
+export AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY ?= 120
 export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export AIRFLOW__COSMOS__CACHE_DIR ?= $(LOCAL)/cosmos_cache
@@ -126,7 +127,7 @@ lint: $(VENV)/.installed ## ruff (lint and format check)
 	$(BIN)/ruff check plugins dags tests bench
 	$(BIN)/ruff format --check plugins dags tests bench
 
-test: install manifest lint ## ruff, DAG integrity, unit tests and the end-to-end test
+test: install manifest lint ## ruff, DAG integrity, unit tests and the scheduler-driven end-to-end test
 	$(BIN)/python -m pytest -q
 
 # ---- more ------------------------------------------------------------------------------------------------

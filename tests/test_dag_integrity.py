@@ -51,3 +51,24 @@ def test_each_dag_file_parses_fast(dagbag: DagBag) -> None:
         if stat.duration.total_seconds() > MAX_PARSE_SECONDS
     }
     assert slow == {}, f"DAG files over {MAX_PARSE_SECONDS}s to parse: {slow}"
+
+
+def test_only_gated_marts_reach_the_export(dagbag: DagBag) -> None:
+    """`export_pinpoint` runs on `marts_gated` alone, which only the gate task produces, after every dbt task:
+    a failed dbt model or a failed check leaves the asset unproduced, so nothing is exported."""
+    from engagement_warehouse.orchestration import MARTS_GATED
+
+    export = dagbag.dags["export_pinpoint"]
+    assert [asset.uri for asset in export.timetable.asset_condition.objects] == [MARTS_GATED.uri]
+    producers = [
+        (dag.dag_id, task.task_id)
+        for dag in dagbag.dags.values()
+        for task in dag.tasks
+        if any(getattr(outlet, "uri", None) == MARTS_GATED.uri for outlet in task.outlets)
+    ]
+    assert producers == [("build_marts", "gate_export_models")]
+    build = dagbag.dags["build_marts"]
+    gate = build.get_task("gate_export_models")
+    dbt_tasks = {task.task_id for task in build.tasks if task.task_id.startswith("dbt.")}
+    assert dbt_tasks and dbt_tasks <= gate.get_flat_relative_ids(upstream=True)
+    assert gate.trigger_rule == "all_success"

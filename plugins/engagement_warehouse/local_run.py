@@ -1,7 +1,7 @@
 """Run the whole pipeline locally, one `airflow dags test` per DAG, in the order the assets chain them.
 
 `airflow dags test` runs no scheduler, so asset-triggered DAGs are not started by it: this runner chains them
-explicitly, passing the same `as_of` day to each. Used by `make run` and the end-to-end test.
+explicitly, passing the same `as_of` day to each. Used by `make run` (tested by tests/test_local_run.py).
 
     python -m engagement_warehouse.local_run --as-of 2026-11-22
 """

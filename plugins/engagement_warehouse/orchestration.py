@@ -28,7 +28,8 @@ PINPOINT_SYNCED = Asset(name="pinpoint_synced", uri="ewh://destinations/pinpoint
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    # The delay between tries is Airflow's `[core] default_task_retry_delay` (AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY,
+    # seconds): deployment configuration, not code. The Makefile and docker-compose.yaml set 120.
     # Final failures (a blocked gate or circuit breaker included) reach an operator: SNS or a local file.
     "on_failure_callback": EngagementNotifier("task_failed"),
 }
