@@ -193,6 +193,21 @@ def test_crash_inside_the_sandbox_after_k_batches_then_rerun(conn, manifest_path
     assert_all_delivered_once(conn, server, N_ENDPOINTS)
 
 
+def test_a_retried_run_records_every_attempt_in_its_run_row(conn, manifest_path, server):
+    """A task killed between batches and retried under the same run id: the run's row counts both attempts."""
+    server.set_faults({"fail_batches_after": 2})
+    sync(conn, manifest_path, client_for(server), "run-1")
+    server.set_faults({})
+    retry = sync(conn, manifest_path, client_for(server), "run-1")
+    assert retry.planned == N_ENDPOINTS - 2 * BATCH
+    row = conn.execute(
+        "select endpoints_planned, endpoints_sent, endpoints_accepted, endpoints_failed, status "
+        "from ewh_sync.sync_runs where run_id = 'run-1' and step = 'endpoints'"
+    ).fetchone()
+    assert row == (N_ENDPOINTS, N_ENDPOINTS, N_ENDPOINTS, 0, "succeeded")
+    assert_all_delivered_once(conn, server, N_ENDPOINTS)
+
+
 def members_table(conn, ids: list[str]) -> None:
     values = ", ".join(f"('{i}')" for i in ids)
     conn.execute(f"create or replace table segments.seg_gold_members as select * from (values {values}) t(endpoint_id)")

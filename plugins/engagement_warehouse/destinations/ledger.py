@@ -65,6 +65,19 @@ def write_run(conn: duckdb.DuckDBPyConnection, run: SyncRun) -> None:
     )
 
 
+def accepted_endpoint_count(conn: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> int:
+    """Endpoints recorded as accepted in this run, over every attempt of it (a retry keeps the earlier ones)."""
+    ensure_sync_schema(conn)
+    row = conn.execute(
+        f"""
+        select count(*) from {SCHEMA}.sync_items
+        where run_id = ? and destination = ? and item_type = 'endpoint' and outcome = 'accepted'
+        """,
+        [run_id, destination],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def write_endpoint_items(
     conn: duckdb.DuckDBPyConnection,
     run_id: str,

@@ -294,13 +294,19 @@ def sync_endpoints(
     else:
         result.status = "failed"
     run.status = result.status
+    # The run's row counts every attempt: endpoints an earlier attempt of this run had accepted (before a crash)
+    # are no longer in this attempt's plan, but they were planned, sent and accepted by this run.
+    earlier = ledger.accepted_endpoint_count(conn, run_id, destination.name) - result.accepted
+    run.endpoints_planned = plan.changed + earlier
     run.endpoints_sent, run.endpoints_accepted, run.endpoints_failed = (
-        result.sent,
-        result.accepted,
+        result.sent + earlier,
+        result.accepted + earlier,
         result.failed,
     )
     run.finished_at = clock()
     ledger.write_run(conn, run)
+    if earlier:
+        log.info("endpoint sync: %d more endpoints were accepted by an earlier attempt of this run", earlier)
     log.info(
         "endpoint sync %s: %d planned, %d sent in %d requests (%.2f req/s), %d accepted, %d failed "
         "(%d refused before sending), %d disappeared upstream",
