@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -131,35 +129,33 @@ class AirflowStack:
 
     def kill(self, component: str) -> int:
         """SIGKILL a component and every process it started (its LocalExecutor workers and their tasks)."""
-        process = self.processes.pop(component)
-        try:
-            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            tree = []
-        for member in tree:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                member.send_signal(signal.SIGKILL)
-        psutil.wait_procs(tree, timeout=10)
-        process.wait(timeout=10)
-        return len(tree)
+        return self._stop(component, graceful=False)
 
     def close(self) -> None:
-        """Stop every component (SIGTERM, then SIGKILL) and drop the database."""
+        """Stop every component (SIGTERM, then SIGKILL after 15 s) and drop the database."""
         self.http.close()
         for component in list(self.processes):
-            process = self.processes.pop(component)
-            tree = []
-            with contextlib.suppress(psutil.NoSuchProcess):
-                tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-            for member in tree:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    member.terminate()
-            _, alive = psutil.wait_procs(tree, timeout=15)
-            for member in alive:
-                member.kill()
-            process.wait(timeout=10)
+            self._stop(component, graceful=True)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{self.database}" with (force)')
+
+    def _stop(self, component: str, graceful: bool) -> int:
+        """End a component's process tree; returns how many processes it had."""
+        process = self.processes.pop(component)
+        tree: list[psutil.Process] = []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        for member in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if graceful:
+                    member.terminate()  # SIGTERM: each component shuts down cleanly
+                else:
+                    member.kill()  # SIGKILL: as a crashed host
+        _, alive = psutil.wait_procs(tree, timeout=15)
+        for member in alive:
+            member.kill()
+        process.wait(timeout=10)
+        return len(tree)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of every component's log (for assertion messages)."""
@@ -168,12 +164,6 @@ class AirflowStack:
             text = path.read_text(encoding="utf-8", errors="replace").splitlines()
             parts.append(f"---- {path.name}\n" + "\n".join(text[-lines:]))
         return "\n".join(parts)
-
-    def task_logs(self) -> Path:
-        return self.root / "airflow" / "logs"
-
-    def copy_logs_to(self, destination: Path) -> None:
-        shutil.copytree(self.logs, destination / "component-logs", dirs_exist_ok=True)
 
     # ---- REST API ------------------------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

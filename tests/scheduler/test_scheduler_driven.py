@@ -181,6 +181,12 @@ def test_no_endpoint_is_lost_or_recorded_twice(story: dict[str, Any], chain: dic
         f"where run_id = '{chain['export_run_id']}' and item_type = 'endpoint' and outcome = 'accepted'",
     )
     assert recorded == [(len(exported), len(exported))]
+    run_row = rows(
+        warehouse,
+        "select endpoints_planned, endpoints_accepted, status from ewh_sync.sync_runs "
+        f"where run_id = '{chain['export_run_id']}' and step = 'endpoints'",
+    )
+    assert run_row == [(len(exported), len(exported), "succeeded")], "the run's row counts both attempts"
     sent = accepted_items(story["store"], after_id=0)
     assert len(exported) <= sent <= len(exported) + BATCH_SIZE, "at most the batch in flight is sent again"
 
