@@ -8,6 +8,8 @@
   A failed `fail`-severity check stops here: `marts_gated` is not produced and nothing is exported.
 - **Produces** the asset `marts_gated` (with the run's `as_of`), which triggers `export_pinpoint`.
 - **Rerun** rebuilds the same day's tables; the gate runs again on what was built.
+- **Backfills** of past ingest days never turn the marts back: their late rows are built as of the newest day
+  already gated (`marts_as_of`).
 - **Params** `as_of` (YYYY-MM-DD) rebuilds a past day.
 """
 
@@ -25,7 +27,7 @@ from engagement_warehouse.orchestration import (
     RAW_ENGAGEMENT,
     RAW_PARTNER,
     START_DATE,
-    resolve_as_of,
+    marts_as_of,
 )
 from engagement_warehouse.settings import get_settings
 
@@ -42,9 +44,9 @@ from engagement_warehouse.settings import get_settings
     params={"as_of": Param(None, type=["null", "string"], format="date", description="Rebuild this day")},
 )
 def build_marts() -> None:
-    @task
+    @task(inlets=[MARTS_GATED])
     def resolve_day(**context: Any) -> str:
-        return resolve_as_of(context).isoformat()
+        return marts_as_of(context).isoformat()
 
     as_of = resolve_day()
     dbt = DbtTaskGroup(

@@ -72,3 +72,9 @@ def test_only_gated_marts_reach_the_export(dagbag: DagBag) -> None:
     dbt_tasks = {task.task_id for task in build.tasks if task.task_id.startswith("dbt.")}
     assert dbt_tasks and dbt_tasks <= gate.get_flat_relative_ids(upstream=True)
     assert gate.trigger_rule == "all_success"
+
+
+@pytest.mark.parametrize("dag_id", ["ingest_clickstream", "ingest_engagement", "ingest_partner"])
+def test_one_landing_at_a_time_per_source(dagbag: DagBag, dag_id: str) -> None:
+    """Concurrent runs (a backfill's, or a manual one beside the schedule) must not discover the same objects."""
+    assert dagbag.dags[dag_id].get_task("land").max_active_tis_per_dag == 1

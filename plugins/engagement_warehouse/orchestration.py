@@ -7,12 +7,15 @@ This module imports only the Airflow SDK, so DAG files that import it parse fast
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset
 
 from engagement_warehouse.notifications import EngagementNotifier
+
+log = logging.getLogger(__name__)
 
 OWNER = "engagement-warehouse"
 DUCKDB_POOL = "duckdb_warehouse"  # DuckDB allows one writer per file: tasks that write it share a pool of 1
@@ -61,6 +64,25 @@ def resolve_as_of(context: dict[str, Any]) -> date:
     return logical.date()
 
 
+def marts_as_of(context: dict[str, Any]) -> date:
+    """The day `build_marts` builds: `resolve_as_of`, but never older than the newest day already gated.
+
+    A backfill of past ingest days carries those days on its asset events; rebuilding the marts as of them would
+    turn back every window (and export stale attributes to Pinpoint). Their late rows are built into the marts as
+    of the newest gated day instead, which the task must declare as an inlet (`inlets=[MARTS_GATED]`). An
+    explicit `as_of` param is an operator's request to rebuild that exact day, and is always honoured.
+    """
+    day = resolve_as_of(context)
+    if (context.get("params") or {}).get("as_of"):
+        return day
+    latest = list(context["inlet_events"][MARTS_GATED].ascending(False).limit(1))
+    newest = str((latest[0].extra or {}).get("as_of") or "") if latest else ""
+    if newest and date.fromisoformat(newest) > day:
+        log.info("the triggering events are about %s; building the marts as of %s, the newest gated day", day, newest)
+        return date.fromisoformat(newest)
+    return day
+
+
 def interval_end(as_of: date) -> datetime:
     """Landing lands raw partitions that start before the end of `as_of` (naive UTC)."""
     return datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
@@ -88,7 +110,9 @@ def ingest_dag(dag_id: str, doc_md: str, sources: list[str] | None, outlet: Asse
         params={"as_of": Param(None, type=["null", "string"], format="date", description="Rebuild this day")},
     )
     def ingest() -> None:
-        @task
+        # One landing at a time per DAG, across its runs and backfills (a backfill runs up to 10 at once by
+        # default): two runs discovering the same unlanded object would both land it.
+        @task(max_active_tis_per_dag=1)
         def land(**context: Any) -> dict[str, Any]:
             from engagement_warehouse.tasks import land_sources, partner_source_names
 
