@@ -78,6 +78,11 @@ def story(tmp_path_factory: pytest.TempPathFactory):
     if problem:
         pytest.fail(problem)
     root = tmp_path_factory.mktemp("scheduler")
+    # The scheduler picks "yesterday" itself when the DAGs are unpaused: never straddle midnight (UTC).
+    now = datetime.now(UTC)
+    to_midnight = (datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC) - now).total_seconds()
+    if to_midnight < 600:
+        time.sleep(to_midnight + 5)
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     lake_dir = root / "lake"
     generate(lake_url=lake_dir.as_uri(), users=USERS, days=DAYS, seed=5, end_date=yesterday, application_id=APP_ID)
