@@ -221,3 +221,22 @@ def test_manifest_declares_the_export_contract(compiled_offline: dict[tuple[str,
         if node["resource_type"] == "model" and node["original_file_path"].startswith("models/segments/")
     }
     assert len(segments) == 4 and all(segments.values()), segments
+
+
+def test_dbt_caps_duckdb_memory_with_the_project_setting(tmp_path: Path) -> None:
+    """EWH_DUCKDB_MEMORY_LIMIT caps dbt's DuckDB too (at the large bench scale it otherwise peaks at 13 GB)."""
+    env = {"EWH_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "EWH_DUCKDB_MEMORY_LIMIT": "1GB", "EWH_TARGET": "duckdb"}
+    shown = run_dbt(
+        [
+            "show",
+            "--quiet",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit",
+        ],
+        env,
+        tmp_path,
+    )
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
+    assert "953.6 MiB" in shown.stdout  # DuckDB reports 1GB (10^9 bytes) in MiB
