@@ -9,7 +9,7 @@
 - **Produces** the asset `marts_gated` (with the run's `as_of`), which triggers `export_pinpoint`.
 - **Rerun** rebuilds the same day's tables; the gate runs again on what was built.
 - **Backfills** of past ingest days never turn the marts back: their late rows are built as of the newest day
-  already gated (`marts_as_of`).
+  the marts already hold (`marts_as_of`).
 - **Params** `as_of` (YYYY-MM-DD) rebuilds a past day.
 """
 

@@ -10,10 +10,10 @@ from engagement_warehouse.orchestration import MARTS_GATED, marts_as_of, resolve
 
 
 class Events(list):
-    """A stand-in for Airflow's inlet-events accessor: newest first once `ascending(False)` is asked for."""
+    """A stand-in for Airflow's inlet-events accessor: events in the order they happened (timestamps)."""
 
     def ascending(self, ascending: bool = True) -> Events:
-        return Events(sorted(self, key=lambda event: event.extra["as_of"], reverse=not ascending))
+        return Events(self if ascending else reversed(self))
 
     def limit(self, limit: int) -> Events:
         return Events(self[:limit])
@@ -41,7 +41,7 @@ def test_the_param_wins_then_the_newest_carried_day_then_the_interval() -> None:
     assert resolve_as_of(context()) == date(2026, 11, 22)
 
 
-def test_a_backfill_of_past_days_builds_the_marts_as_of_the_newest_gated_day() -> None:
+def test_a_backfill_of_past_days_builds_the_marts_as_of_the_day_they_hold() -> None:
     backfilled = context(carried=("2026-11-18", "2026-11-19"), gated=("2026-11-21", "2026-11-22"))
     assert marts_as_of(backfilled) == date(2026, 11, 22)
 
@@ -53,3 +53,5 @@ def test_a_newer_day_moves_the_marts_forward() -> None:
 
 def test_an_operator_can_still_rebuild_a_past_day_on_purpose() -> None:
     assert marts_as_of(context("2026-11-01", gated=("2026-11-22",))) == date(2026, 11, 1)
+    # ... and what the marts then hold is that day: a later backfill does not jump past it.
+    assert marts_as_of(context(carried=("2026-10-20",), gated=("2026-11-22", "2026-11-01"))) == date(2026, 11, 1)

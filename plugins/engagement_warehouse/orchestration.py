@@ -65,12 +65,13 @@ def resolve_as_of(context: dict[str, Any]) -> date:
 
 
 def marts_as_of(context: dict[str, Any]) -> date:
-    """The day `build_marts` builds: `resolve_as_of`, but never older than the newest day already gated.
+    """The day `build_marts` builds: `resolve_as_of`, but never older than the day the marts now hold.
 
     A backfill of past ingest days carries those days on its asset events; rebuilding the marts as of them would
     turn back every window (and export stale attributes to Pinpoint). Their late rows are built into the marts as
-    of the newest gated day instead, which the task must declare as an inlet (`inlets=[MARTS_GATED]`). An
-    explicit `as_of` param is an operator's request to rebuild that exact day, and is always honoured.
+    of the day of the latest `marts_gated` event instead, which the task must declare as an inlet
+    (`inlets=[MARTS_GATED]`). An explicit `as_of` param is an operator's request to rebuild that exact day, and is
+    always honoured.
     """
     day = resolve_as_of(context)
     if (context.get("params") or {}).get("as_of"):
@@ -78,7 +79,7 @@ def marts_as_of(context: dict[str, Any]) -> date:
     latest = list(context["inlet_events"][MARTS_GATED].ascending(False).limit(1))
     newest = str((latest[0].extra or {}).get("as_of") or "") if latest else ""
     if newest and date.fromisoformat(newest) > day:
-        log.info("the triggering events are about %s; building the marts as of %s, the newest gated day", day, newest)
+        log.info("the triggering events are about %s; building the marts as of %s, the day they hold", day, newest)
         return date.fromisoformat(newest)
     return day
 
