@@ -202,7 +202,7 @@ def staged_batches(
 
 FRESHNESS_HOURS_ENV = "EWH_SOURCE_FRESHNESS_HOURS"
 DEFAULT_FRESHNESS_HOURS = 48.0
-FRESHNESS_COLUMNS = ["source_table", "latest_arrival_hour", "hours_behind", "max_hours_behind"]
+FRESHNESS_COLUMNS = specs.FRESHNESS_COLUMNS
 
 
 def freshness_limit_hours(environ: Mapping[str, str] | None = None) -> float:
@@ -210,18 +210,25 @@ def freshness_limit_hours(environ: Mapping[str, str] | None = None) -> float:
 
     `$EWH_SOURCE_FRESHNESS_HOURS`, default 48: a daily feed may skip one day before the export stops.
     """
+    return _number_setting(FRESHNESS_HOURS_ENV, DEFAULT_FRESHNESS_HOURS, environ, above=0, meaning="positive")
+
+
+def _number_setting(
+    name: str, default: float, environ: Mapping[str, str] | None, *, above: float, meaning: str
+) -> float:
+    """The number in `$name` (default when unset), which must be greater than `above` (`meaning` says so)."""
     import os
 
-    raw = (os.environ if environ is None else environ).get(FRESHNESS_HOURS_ENV, "").strip()
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
     if not raw:
-        return DEFAULT_FRESHNESS_HOURS
+        return default
     try:
-        hours = float(raw)
+        value = float(raw)
     except ValueError:
-        raise ValueError(f"{FRESHNESS_HOURS_ENV}={raw!r} is not a number of hours") from None
-    if hours <= 0:
-        raise ValueError(f"{FRESHNESS_HOURS_ENV}={raw!r} must be positive")
-    return hours
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= above:
+        raise ValueError(f"{name}={raw!r} must be {meaning}")
+    return value
 
 
 def export_sources(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[tuple[str, str, str]]:
@@ -318,14 +325,7 @@ VOLUME_FACTOR_ENV = "EWH_VOLUME_FACTOR"
 DEFAULT_VOLUME_FACTOR = 3.0
 VOLUME_HISTORY_DAYS = 7
 VOLUME_MIN_HISTORY_DAYS = 3
-VOLUME_COLUMNS = [
-    "source_table",
-    "rows_today",
-    "baseline_rows",
-    "history_days",
-    "min_expected_rows",
-    "max_expected_rows",
-]
+VOLUME_COLUMNS = specs.VOLUME_COLUMNS
 
 
 def volume_factor(environ: Mapping[str, str] | None = None) -> float:
@@ -333,18 +333,7 @@ def volume_factor(environ: Mapping[str, str] | None = None) -> float:
 
     `$EWH_VOLUME_FACTOR`, default 3: fewer than a third, or more than three times, the usual rows.
     """
-    import os
-
-    raw = (os.environ if environ is None else environ).get(VOLUME_FACTOR_ENV, "").strip()
-    if not raw:
-        return DEFAULT_VOLUME_FACTOR
-    try:
-        factor = float(raw)
-    except ValueError:
-        raise ValueError(f"{VOLUME_FACTOR_ENV}={raw!r} is not a number") from None
-    if factor <= 1:
-        raise ValueError(f"{VOLUME_FACTOR_ENV}={raw!r} must be greater than 1")
-    return factor
+    return _number_setting(VOLUME_FACTOR_ENV, DEFAULT_VOLUME_FACTOR, environ, above=1, meaning="greater than 1")
 
 
 def landed_rows_by_day(lake: Any, source: str, day: Any, history_days: int = VOLUME_HISTORY_DAYS) -> dict[str, int]:

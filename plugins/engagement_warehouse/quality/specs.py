@@ -78,6 +78,17 @@ EXPORT_STRING_ATTRIBUTES = (
 EXPORT_MULTI_VALUED_ATTRIBUTES = {"recommended_items": "|"}
 EXPORT_METRICS = ("lifetime_orders", "lifetime_revenue", "days_since_last_order")
 
+# The columns of the frames quality.derive builds for the volume and freshness suites (their contract).
+VOLUME_COLUMNS = [
+    "source_table",
+    "rows_today",
+    "baseline_rows",
+    "history_days",
+    "min_expected_rows",
+    "max_expected_rows",
+]
+FRESHNESS_COLUMNS = ["source_table", "latest_arrival_hour", "hours_behind", "max_hours_behind"]
+
 
 def expectation(
     type_: str,
@@ -471,14 +482,7 @@ def _staged_volume_suite() -> SuiteSpec:
             expectation(
                 "expect_table_columns_to_match_set",
                 f"{name} has the volume columns",
-                column_set=[
-                    "source_table",
-                    "rows_today",
-                    "baseline_rows",
-                    "history_days",
-                    "min_expected_rows",
-                    "max_expected_rows",
-                ],
+                column_set=VOLUME_COLUMNS,
                 exact_match=True,
             ),
             expectation(
@@ -515,7 +519,7 @@ def _source_freshness_suite() -> SuiteSpec:
             expectation(
                 "expect_table_columns_to_match_set",
                 f"{name} has the freshness columns",
-                column_set=["source_table", "latest_arrival_hour", "hours_behind", "max_hours_behind"],
+                column_set=FRESHNESS_COLUMNS,
                 exact_match=True,
             ),
             expectation(
