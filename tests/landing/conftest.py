@@ -1,21 +1,19 @@
 """Fixtures for landing tests: a lake of either kind (`file://` in tmp_path, `s3://` on moto's server) and a producer.
 
 The S3 lake is a real `s3://` lake built from settings (`EWH_LAKE_URL`, `EWH_S3_ENDPOINT_URL`) against
-`moto.server.ThreadedMotoServer` on 127.0.0.1 and an ephemeral port, started once per test session and stopped
+moto's server on 127.0.0.1 (the session-wide `moto_endpoint` fixture of tests/conftest.py), started once and stopped
 at its end. Producers write raw objects the way they do in production: plain files locally, `PutObject` on S3.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from engagement_warehouse.lake import Lake
 from engagement_warehouse.settings import load_settings
@@ -55,18 +53,6 @@ class LakeUnderTest:
             for obj in self.lake.list_objects(prefix)
             if obj.key.endswith(suffix) and not obj.key.endswith("/")
         }
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 in server mode on 127.0.0.1, ephemeral port, for the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def make_lake(

@@ -1,6 +1,6 @@
 """Fixtures for the warehouse loaders: an `s3://` lake on moto's server holding staged Parquet for every source.
 
-moto runs in server mode on 127.0.0.1 and an ephemeral port for the module's tests (S3 for the lake, which
+moto runs in server mode on 127.0.0.1 (`moto_endpoint`, tests/conftest.py; S3 for the lake, which
 s3fs reaches over HTTP, and Athena's query API), and stops at the end.
 """
 
@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from engagement_warehouse.lake import Lake
 from engagement_warehouse.settings import load_settings
@@ -26,17 +24,6 @@ REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 FIRST_PARTITION = datetime(2026, 11, 21, 23)
 ROWS_PER_FILE = 3
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

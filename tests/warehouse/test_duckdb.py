@@ -64,6 +64,11 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Pat
     yield lake, warehouse, touched
 
 
+def empty_lake(tmp_path: Path) -> Lake:
+    (tmp_path / "lake").mkdir()
+    return Lake((tmp_path / "lake").as_uri())
+
+
 def test_day_by_day_registration_equals_one_full_rebuild(
     landed: tuple[Lake, Path, dict[str, list[list[str]]]], tmp_path: Path
 ) -> None:
@@ -112,9 +117,7 @@ def test_a_partition_whose_files_changed_is_replaced_not_duplicated(
     tmp_path: Path, source_name: str, make_rows: Any
 ) -> None:
     source = get_source(source_name)
-    lake_root = tmp_path / "lake"
-    lake_root.mkdir()
-    lake = Lake(lake_root.as_uri())
+    lake = empty_lake(tmp_path)
     first = StagedPartition.parse(source, "dt=2026-11-21/hour=23" if source.partitioning == "hour" else "dt=2026-11-21")
     second = StagedPartition.parse(
         source, "dt=2026-11-22/hour=00" if source.partitioning == "hour" else "dt=2026-11-22"
@@ -143,9 +146,7 @@ def test_a_partition_whose_files_changed_is_replaced_not_duplicated(
 
 
 def test_a_failed_replace_leaves_the_table_as_it_was(tmp_path: Path, stage_source: Any) -> None:
-    lake_root = tmp_path / "lake"
-    lake_root.mkdir()
-    lake = Lake(lake_root.as_uri())
+    lake = empty_lake(tmp_path)
     source = get_source("clickstream")
     first, _second = stage_source(lake, source)
     warehouse = tmp_path / "warehouse.duckdb"
@@ -159,9 +160,7 @@ def test_a_failed_replace_leaves_the_table_as_it_was(tmp_path: Path, stage_sourc
 
 
 def test_a_table_with_other_columns_is_rebuilt(tmp_path: Path, stage_source: Any) -> None:
-    lake_root = tmp_path / "lake"
-    lake_root.mkdir()
-    lake = Lake(lake_root.as_uri())
+    lake = empty_lake(tmp_path)
     source = get_source("clickstream")
     first, _second = stage_source(lake, source)
     warehouse = tmp_path / "warehouse.duckdb"
