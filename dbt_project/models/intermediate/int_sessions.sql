@@ -5,7 +5,17 @@ with
 
 events as (
 
-    select * from {{ ref('int_clickstream_events_stitched') }}
+    select
+        anonymous_id,
+        client_session_id,
+        message_id,
+        event_at,
+        resolved_user_id,
+        event_type,
+        event_name,
+        device_type,
+        country
+    from {{ ref('int_clickstream_events_stitched') }}
     where anonymous_id is not null
 
 ),
@@ -40,25 +50,20 @@ flagged as (
 
 numbered as (
 
+    -- both running over the same ordering, so one sort: the group's number and its first event's time
     select
         *,
         sum(is_session_start) over (
             partition by anonymous_id, client_session_id
             order by event_at, message_id
             rows between unbounded preceding and current row
-        ) as session_number
-    from flagged
-
-),
-
-group_started as (
-
-    select
-        *,
-        min(event_at) over (
-            partition by anonymous_id, client_session_id, session_number
+        ) as session_number,
+        max(case when is_session_start = 1 then event_at end) over (
+            partition by anonymous_id, client_session_id
+            order by event_at, message_id
+            rows between unbounded preceding and current row
         ) as group_started_at
-    from numbered
+    from flagged
 
 ),
 
@@ -68,22 +73,11 @@ capped as (
     select
         *,
         floor({{ dbt.datediff('group_started_at', 'event_at', 'second') }} / {{ max_seconds }}) as cap_index -- noqa: LT05
-    from group_started
+    from numbered
 
 ),
 
-cap_flagged as (
-
-    select
-        *,
-        max(cap_index) over (
-            partition by anonymous_id, client_session_id, session_number
-        ) as max_cap_index
-    from capped
-
-),
-
-sessions as (
+pieces as (
 
     select
         anonymous_id,
@@ -103,10 +97,21 @@ sessions as (
         cast(sum(case when event_name = 'Order Completed' then 1 else 0 end) as {{ dbt.type_bigint() }})
             as order_completed_count,
         max(device_type) as device_type,
-        max(country) as country,
-        max(max_cap_index) as max_cap_index
-    from cap_flagged
+        max(country) as country
+    from capped
     group by anonymous_id, client_session_id, session_number, cap_index
+
+),
+
+sessions as (
+
+    -- a group cut into several pieces: every piece is flagged
+    select
+        *,
+        max(cap_index) over (
+            partition by anonymous_id, client_session_id, session_number
+        ) as max_cap_index
+    from pieces
 
 ),
 

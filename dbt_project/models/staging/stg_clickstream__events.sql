@@ -14,22 +14,21 @@ source as (
 
 ),
 
-ranked as (
+repeated_keys as (
 
-    select
-        *,
-        row_number() over (
-            partition by message_id
-            order by received_at desc, arrival_hour desc, source_key desc, source_line desc
-        ) as landing_rank
+    -- messages landed more than once (a re-sent or re-delivered object)
+    select message_id
     from source
+    group by message_id
+    having count(*) > 1
 
 ),
 
 deduplicated as (
 
-    select * from ranked
-    where landing_rank = 1
+    {{ deduplicate(
+        'source', 'repeated_keys', 'message_id',
+        order_by='received_at desc, arrival_hour desc, source_key desc, source_line desc') }}
 
 ),
 

@@ -19,22 +19,20 @@ source as (
 
 ),
 
-ranked as (
+repeated_keys as (
 
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by arrival_hour desc, source_key desc, source_line desc
-        ) as landing_rank
+    -- events the stream delivered more than once (at-least-once delivery)
+    select event_id
     from source
+    group by event_id
+    having count(*) > 1
 
 ),
 
 deduplicated as (
 
-    select * from ranked
-    where landing_rank = 1
+    {{ deduplicate(
+        'source', 'repeated_keys', 'event_id', order_by='arrival_hour desc, source_key desc, source_line desc') }}
 
 ),
 
