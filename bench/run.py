@@ -43,12 +43,12 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 END_DATE = date(2026, 11, 22)
 SEED = 7
-DAYS = 14
+DAYS = 90
 
 
 @dataclass(frozen=True)
 class Scale:
-    """How much data one scale generates: `users` over DAYS days (about 45 clickstream events per user)."""
+    """How much data one scale generates: `users` over DAYS days (about 265 clickstream events per user)."""
 
     users: int
     days: int = DAYS
@@ -57,9 +57,9 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(users=25, days=3, clickstream_target=1_000),  # the test's scale (hidden from --help)
-    "small": Scale(users=2_250, clickstream_target=100_000),
-    "medium": Scale(users=22_500, clickstream_target=1_000_000),
-    "large": Scale(users=225_000, clickstream_target=10_000_000),
+    "small": Scale(users=380, clickstream_target=100_000),
+    "medium": Scale(users=3_800, clickstream_target=1_000_000),
+    "large": Scale(users=38_000, clickstream_target=10_000_000),
 }
 STAGES = (
     "generate",
