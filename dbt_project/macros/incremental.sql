@@ -1,5 +1,5 @@
 {#-
-    incremental_event_config(unique_key, date_column): the ONE place that decides how event-level models
+    incremental_event_config(unique_key, date_column): decides how event-level models
     are built incrementally on each target. Use it as `{{ config(**incremental_event_config(...)) }}`.
     - duckdb / redshift: delete+insert on the unique key;
     - athena: merge into an Iceberg table (Hive tables cannot update rows), partitioned by the date column.
@@ -48,6 +48,11 @@
 {% macro incremental_window(column) -%}
     {{ column }} < {{ as_of_end() }}
     {%- if is_incremental() %}
-    and {{ column }} >= cast({{ days_before_as_of(var('lookback_days')) }} as timestamp)
+    and {{ column }} >= {{ incremental_window_start() }}
     {%- endif %}
+{%- endmacro %}
+
+{#- incremental_window_start(): the first instant an incremental run reprocesses (as_of - lookback_days). -#}
+{% macro incremental_window_start() -%}
+    cast({{ days_before_as_of(var('lookback_days')) }} as timestamp)
 {%- endmacro %}

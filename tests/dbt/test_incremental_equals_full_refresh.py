@@ -5,7 +5,7 @@ run's reprocessed window) is landed one day at a time through the real landing e
 the warehouse `raw` tables are re-registered by the DuckDB loader, and `dbt run` builds the incremental
 warehouse with `as_of` = that day, as the daily Airflow run does. A second DuckDB registered from the same
 staged files is then built once with `--full-refresh` for the last day. Every model (the incremental
-staging models, the views over them, the marts and the segments) must be equal row for row in both.
+staging models and sessions, the views over them, the marts and the segments) must be equal row for row in both.
 
 Half a day of clickstream and Pinpoint objects is delivered exactly `lookback_days` late (moved to a later
 day's prefix before landing), so the late events are only picked up if the lookback window reaches back to
@@ -40,7 +40,7 @@ END_DATE = date(2026, 11, 22)
 LOOKBACK_DAYS = 1
 DAYS = LOOKBACK_DAYS + 2
 MODEL_SCHEMAS = ("staging", "intermediate", "marts", "segments")
-INCREMENTAL_MODELS = ("stg_clickstream__events", "stg_pinpoint__events")
+INCREMENTAL_MODELS = ("stg_clickstream__events", "stg_pinpoint__events", "int_device_sessions")
 LATE_FROM_HOUR = 12  # objects of this hour (UTC) and later of the late day arrive late
 
 
@@ -111,7 +111,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             _dbt_run(incremental, day, target)
             if offset < DAYS - 1:  # after the first build, the event models must really run incrementally
                 for model in INCREMENTAL_MODELS:
-                    executed = target / "run" / "engagement_warehouse" / "models" / "staging" / f"{model}.sql"
+                    (executed,) = (target / "run" / "engagement_warehouse" / "models").glob(f"*/{model}.sql")
                     assert "delete from" in executed.read_text().lower(), f"{model} was rebuilt, not merged, on {day}"
         full_build.result()
     return incremental, full_refresh
