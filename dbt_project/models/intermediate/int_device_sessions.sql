@@ -17,7 +17,6 @@ events as (
     select
         anonymous_id,
         client_session_id,
-        {{ session_partition_key() }} as session_partition_key,
         message_id,
         event_at,
         user_id,
@@ -35,7 +34,10 @@ events as (
 
 changed_partitions as (
 
-    select distinct session_partition_key
+    select distinct
+        anonymous_id,
+        client_session_id,
+        {{ session_partition_key() }} as session_partition_key
     from events
     where event_at >= {{ incremental_window_start() }}
 
@@ -45,13 +47,14 @@ rebuilt_from as (
 
     -- null: the partition has no session left before the window, all its events are sessionised again
     select
-        changed_partitions.session_partition_key,
+        changed_partitions.anonymous_id,
+        changed_partitions.client_session_id,
         max(previous_sessions.group_started_at) as rebuilt_from_at
     from changed_partitions
     left join {{ this }} as previous_sessions
         on changed_partitions.session_partition_key = previous_sessions.session_partition_key
             and previous_sessions.group_started_at < {{ incremental_window_start() }}
-    group by changed_partitions.session_partition_key
+    group by changed_partitions.anonymous_id, changed_partitions.client_session_id
 
 ),
 
@@ -59,14 +62,17 @@ rebuilt_from as (
 
 sessionised_events as (
 
-    -- qualified: incremental runs join rebuilt_from
+    -- qualified: incremental runs join rebuilt_from (on the device, then the client session id, null or not)
     select events.* -- noqa: RF03
     from events
     {%- if is_incremental() %}
     inner join rebuilt_from
-        on events.session_partition_key = rebuilt_from.session_partition_key
-    where rebuilt_from.rebuilt_from_at is null
-        or events.event_at >= rebuilt_from.rebuilt_from_at
+        on events.anonymous_id = rebuilt_from.anonymous_id
+    where (
+            events.client_session_id = rebuilt_from.client_session_id
+            or (events.client_session_id is null and rebuilt_from.client_session_id is null)
+        )
+        and (rebuilt_from.rebuilt_from_at is null or events.event_at >= rebuilt_from.rebuilt_from_at)
     {%- endif %}
 
 ),
@@ -133,7 +139,6 @@ pieces as (
     select
         anonymous_id,
         client_session_id,
-        session_partition_key,
         session_number,
         cap_index,
         min(group_started_at) as group_started_at,
@@ -151,7 +156,7 @@ pieces as (
         max(device_type) as device_type,
         max(country) as country
     from capped
-    group by anonymous_id, client_session_id, session_partition_key, session_number, cap_index
+    group by anonymous_id, client_session_id, session_number, cap_index
 
 ),
 
@@ -176,7 +181,7 @@ final as (
             'anonymous_id', "'|'",
             "coalesce(client_session_id, " ~ dbt.cast('group_started_at', dbt.type_string()) ~ ")", "'|'",
             dbt.cast('cap_index', dbt.type_string())])) }} as session_id,
-        session_partition_key,
+        {{ session_partition_key() }} as session_partition_key,
         anonymous_id,
         signed_in_user_id,
         client_session_id,
