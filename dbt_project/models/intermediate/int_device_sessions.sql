@@ -1,7 +1,8 @@
 {#-
     Incremental (macros/sessions.sql): the pre-hook deletes the sessions of the device partitions with events
-    in the reprocessed window from each one's last group that began before the window; this run rebuilds
-    them from that group's start (the group is replaced by its session ids).
+    in the reprocessed window, from each one's last group that began before the window. This run then
+    sessionises each such partition again from its last group left before the window (or from its first
+    event when none is left): that group comes out unchanged and replaces itself by session_id.
 -#}
 {{ config(
     pre_hook="{{ delete_rebuilt_sessions() }}",
