@@ -56,3 +56,16 @@
 {% macro incremental_window_start() -%}
     cast({{ days_before_as_of(var('lookback_days')) }} as timestamp)
 {%- endmacro %}
+
+{#-
+    delete_incremental_window(date_column): a pre-hook for models rebuilt by whole days. On an incremental
+    run it deletes the days of the reprocessed window (as_of - lookback_days to as_of), which the run then
+    writes again, so a group with no events left in the window is not kept. Nothing on a full build.
+-#}
+{% macro delete_incremental_window(date_column) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ date_column }} >= {{ days_before_as_of(var('lookback_days')) }}
+        and {{ date_column }} <= {{ as_of_date() }}
+    {%- endif -%}
+{%- endmacro %}

@@ -5,7 +5,8 @@ run's reprocessed window) is landed one day at a time through the real landing e
 the warehouse `raw` tables are re-registered by the DuckDB loader, and `dbt run` builds the incremental
 warehouse with `as_of` = that day, as the daily Airflow run does. A second DuckDB registered from the same
 staged files is then built once with `--full-refresh` for the last day. Every model (the incremental
-staging models and sessions, the views over them, the marts and the segments) must be equal row for row in both.
+staging models, sessions and device-day rollup, the views over them, the marts and the segments) must be equal
+row for row in both.
 
 Half a day of clickstream and Pinpoint objects is delivered exactly `lookback_days` late (moved to a later
 day's prefix before landing), so the late events are only picked up if the lookback window reaches back to
@@ -40,7 +41,12 @@ END_DATE = date(2026, 11, 22)
 LOOKBACK_DAYS = 1
 DAYS = LOOKBACK_DAYS + 2
 MODEL_SCHEMAS = ("staging", "intermediate", "marts", "segments")
-INCREMENTAL_MODELS = ("stg_clickstream__events", "stg_pinpoint__events", "int_device_sessions")
+INCREMENTAL_MODELS = (
+    "stg_clickstream__events",
+    "stg_pinpoint__events",
+    "int_device_sessions",
+    "int_device_daily_activity",
+)
 LATE_FROM_HOUR = 12  # objects of this hour (UTC) and later of the late day arrive late
 
 

@@ -1,9 +1,12 @@
 with
 
-clickstream_events as (
+device_activity as (
 
-    select * from {{ ref('stg_clickstream__events') }}
-    where event_at < {{ as_of_end() }}
+    -- device-days where the device was seen signed in; a later run's days are not this as_of's
+    select * from {{ ref('int_device_daily_activity') }}
+    where event_date <= {{ as_of_date() }}
+        and anonymous_id is not null
+        and user_id is not null
 
 ),
 
@@ -15,18 +18,17 @@ endpoints as (
 
 device_logins as (
 
+    -- the last user per device: the latest signed-in day's latest event (ties broken by message id)
     select
         anonymous_id,
         user_id,
-        event_at,
-        min(event_at) over (partition by anonymous_id) as first_linked_at,
+        last_event_at as event_at,
+        min(first_event_at) over (partition by anonymous_id) as first_linked_at,
         row_number() over (
             partition by anonymous_id
-            order by event_at desc, message_id desc
+            order by last_event_at desc, last_message_id desc
         ) as recency_rank
-    from clickstream_events
-    where anonymous_id is not null
-        and user_id is not null
+    from device_activity
 
 ),
 

@@ -1,9 +1,27 @@
 with
 
-stitched_events as (
+device_activity as (
 
+    -- a later run's days are not this as_of's
+    select * from {{ ref('int_device_daily_activity') }}
+    where event_date <= {{ as_of_date() }}
+
+),
+
+identity as (
+
+    select * from {{ ref('int_identity') }}
+    where identifier_type = 'anonymous_id'
+
+),
+
+cart_events as (
+
+    -- distinct carts do not add up across days: read the 30 days' cart events themselves
     select * from {{ ref('int_clickstream_events_stitched') }}
-    where resolved_user_id is not null
+    where event_name = 'Product Added'
+        and event_date >= {{ days_before_as_of(29) }}
+        and resolved_user_id is not null
 
 ),
 
@@ -46,9 +64,33 @@ loyalty as (
 
 ),
 
+user_activity as (
+
+    -- each device-day's user: the one signed in, else the device's last user (stitched at read time)
+    select
+        coalesce(device_activity.user_id, identity.user_id) as user_id,
+        device_activity.event_date,
+        device_activity.page_view_count,
+        device_activity.product_view_count,
+        device_activity.first_event_at,
+        device_activity.last_event_at,
+        device_activity.last_context_at,
+        device_activity.last_context_message_id,
+        device_activity.device_type,
+        device_activity.country,
+        device_activity.last_email_at,
+        device_activity.last_email_message_id,
+        device_activity.email
+    from device_activity
+    left join identity
+        on device_activity.anonymous_id = identity.identifier
+    where coalesce(device_activity.user_id, identity.user_id) is not null
+
+),
+
 users as (
 
-    select resolved_user_id as user_id from stitched_events
+    select user_id from user_activity
     union
     select user_id from endpoints
 
@@ -57,51 +99,60 @@ users as (
 event_activity as (
 
     select
-        resolved_user_id as user_id,
-        min(event_at) as first_event_at,
-        max(event_at) as last_event_at,
-        sum(case when event_type = 'page' and event_date >= {{ days_before_as_of(6) }} then 1 else 0 end)
-            as page_views_7d,
-        sum(case when event_type = 'page' and event_date >= {{ days_before_as_of(29) }} then 1 else 0 end)
-            as page_views_30d,
-        sum(case when event_name = 'Product Viewed' and event_date >= {{ days_before_as_of(6) }} then 1 else 0 end)
+        user_id,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
+        sum(case when event_date >= {{ days_before_as_of(6) }} then page_view_count else 0 end) as page_views_7d,
+        sum(case when event_date >= {{ days_before_as_of(29) }} then page_view_count else 0 end) as page_views_30d,
+        sum(case when event_date >= {{ days_before_as_of(6) }} then product_view_count else 0 end)
             as product_views_7d,
-        sum(case when event_name = 'Product Viewed' and event_date >= {{ days_before_as_of(29) }} then 1 else 0 end)
-            as product_views_30d,
+        sum(case when event_date >= {{ days_before_as_of(29) }} then product_view_count else 0 end)
+            as product_views_30d
+    from user_activity
+    group by user_id
+
+),
+
+cart_activity as (
+
+    select
+        resolved_user_id as user_id,
         count(distinct case
-            when event_name = 'Product Added' and event_date >= {{ days_before_as_of(6) }}
-                then coalesce(cart_id, message_id)
+            when event_date >= {{ days_before_as_of(6) }} then coalesce(cart_id, message_id)
         end) as carts_7d,
-        count(distinct case
-            when event_name = 'Product Added' and event_date >= {{ days_before_as_of(29) }}
-                then coalesce(cart_id, message_id)
-        end) as carts_30d
-    from stitched_events
+        count(distinct coalesce(cart_id, message_id)) as carts_30d
+    from cart_events
     group by resolved_user_id
 
 ),
 
 latest_context as (
 
+    -- each device-day carries its latest event with context; the user's latest is the latest of those
     select
-        resolved_user_id as user_id,
+        user_id,
         device_type,
         country,
-        row_number() over (partition by resolved_user_id order by event_at desc, message_id desc) as context_rank
-    from stitched_events
-    where device_type is not null
-        or country is not null
+        row_number() over (
+            partition by user_id
+            order by last_context_at desc, last_context_message_id desc
+        ) as context_rank
+    from user_activity
+    where last_context_at is not null
 
 ),
 
 latest_email as (
 
     select
-        resolved_user_id as user_id,
+        user_id,
         email,
-        row_number() over (partition by resolved_user_id order by event_at desc, message_id desc) as email_rank
-    from stitched_events
-    where email is not null
+        row_number() over (
+            partition by user_id
+            order by last_email_at desc, last_email_message_id desc
+        ) as email_rank
+    from user_activity
+    where last_email_at is not null
 
 ),
 
@@ -191,8 +242,8 @@ joined as (
         cast(coalesce(event_activity.page_views_30d, 0) as {{ dbt.type_bigint() }}) as page_views_30d,
         cast(coalesce(event_activity.product_views_7d, 0) as {{ dbt.type_bigint() }}) as product_views_7d,
         cast(coalesce(event_activity.product_views_30d, 0) as {{ dbt.type_bigint() }}) as product_views_30d,
-        cast(coalesce(event_activity.carts_7d, 0) as {{ dbt.type_bigint() }}) as carts_7d,
-        cast(coalesce(event_activity.carts_30d, 0) as {{ dbt.type_bigint() }}) as carts_30d,
+        cast(coalesce(cart_activity.carts_7d, 0) as {{ dbt.type_bigint() }}) as carts_7d,
+        cast(coalesce(cart_activity.carts_30d, 0) as {{ dbt.type_bigint() }}) as carts_30d,
         cast(coalesce(order_summary.lifetime_orders, 0) as {{ dbt.type_bigint() }}) as lifetime_orders,
         coalesce(order_summary.lifetime_revenue, 0) as lifetime_revenue,
         order_summary.first_order_at,
@@ -215,6 +266,8 @@ joined as (
     from users
     left join event_activity
         on users.user_id = event_activity.user_id
+    left join cart_activity
+        on users.user_id = cart_activity.user_id
     left join latest_context
         on users.user_id = latest_context.user_id
             and latest_context.context_rank = 1
