@@ -223,6 +223,18 @@ def test_manifest_declares_the_export_contract(compiled_offline: dict[tuple[str,
     assert len(segments) == 4 and all(segments.values()), segments
 
 
+def test_every_unit_test_pins_as_of(compiled_offline: dict[tuple[str, bool], Path]) -> None:
+    # Airflow's dbt test task runs the unit tests with the run's as_of: a fixture dated after a backfill's day
+    # (or before it, for a model bounded below) would fail that run unless the test sets its own as_of.
+    manifest_path = compiled_offline[("redshift", False)].parents[2] / "manifest.json"
+    unit_tests = json.loads(manifest_path.read_text())["unit_tests"]
+    assert unit_tests
+    unpinned = [
+        test["name"] for test in unit_tests.values() if "as_of" not in (test.get("overrides") or {}).get("vars", {})
+    ]
+    assert not unpinned, f"unit tests without overrides: vars: as_of: {unpinned}"
+
+
 def test_dbt_caps_duckdb_memory_with_the_project_setting(tmp_path: Path) -> None:
     """EWH_DUCKDB_MEMORY_LIMIT caps dbt's DuckDB too (at the large bench scale it otherwise peaks at 13 GB)."""
     env = {"EWH_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "EWH_DUCKDB_MEMORY_LIMIT": "1GB", "EWH_TARGET": "duckdb"}
