@@ -108,9 +108,13 @@ latest as (
 
 ),
 
-joined as (
+final as (
 
     select
+        {{ dbt.concat([
+            "coalesce(daily.anonymous_id, '')", "'|'",
+            "coalesce(daily.user_id, '')", "'|'",
+            dbt.cast('daily.event_date', dbt.type_string())]) }} as activity_key,
         daily.anonymous_id,
         daily.user_id,
         daily.event_date,
@@ -132,33 +136,6 @@ joined as (
         on coalesce(daily.anonymous_id, '') = coalesce(latest.anonymous_id, '')
             and coalesce(daily.user_id, '') = coalesce(latest.user_id, '')
             and daily.event_date = latest.event_date
-
-),
-
-final as (
-
-    select
-        {{ dbt.concat([
-            "coalesce(anonymous_id, '')", "'|'",
-            "coalesce(user_id, '')", "'|'",
-            dbt.cast('event_date', dbt.type_string())]) }} as activity_key,
-        anonymous_id,
-        user_id,
-        event_date,
-        event_count,
-        page_view_count,
-        product_view_count,
-        first_event_at,
-        last_event_at,
-        last_message_id,
-        last_context_at,
-        last_context_message_id,
-        device_type,
-        country,
-        last_email_at,
-        last_email_message_id,
-        email
-    from joined
 
 )
 
